@@ -21,12 +21,12 @@
 
 #include "ravnest/cluster/cluster_formation.h"
 
+#include "ravnest/common/error.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
-#include <stdexcept>
-#include <string>
 
 namespace ravnest {
 namespace {
@@ -188,27 +188,20 @@ class GeneticSearch {
 };
 
 void validate(const std::vector<NodeResources>& nodes, const ClusterFormationOptions& options) {
-  if (nodes.empty()) {
-    throw std::invalid_argument("formClusters: no nodes given; describe at least one node");
-  }
+  RAVNEST_CHECK(!nodes.empty(), "formClusters: no nodes given; describe at least one node");
   for (std::size_t i = 0; i < nodes.size(); ++i) {
-    if (!(nodes[i].ramGb > 0.0) || !(nodes[i].bandwidthMbps > 0.0)) {
-      throw std::invalid_argument("formClusters: node " + std::to_string(i) +
-                                  " needs a positive ram and bandwidth");
-    }
+    RAVNEST_CHECK(nodes[i].ramGb > 0.0 && nodes[i].bandwidthMbps > 0.0, "formClusters: node ", i,
+                  " needs a positive ram and bandwidth");
   }
-  if (!(options.modelSizeGb > 0.0)) {
-    throw std::invalid_argument("formClusters: the model size must be positive");
-  }
-  if (options.numClusters &&
-      (*options.numClusters < 1 || *options.numClusters > static_cast<int>(nodes.size()))) {
-    throw std::invalid_argument("formClusters: numClusters must be between 1 and the node count (" +
-                                std::to_string(nodes.size()) + ")");
-  }
-  if (options.populationSize < 2 || options.tournamentSize < 1 || options.eliteCount < 0) {
-    throw std::invalid_argument(
-        "formClusters: populationSize must be >= 2, tournamentSize >= 1, eliteCount >= 0");
-  }
+  RAVNEST_CHECK(options.modelSizeGb > 0.0, "formClusters: the model size must be positive");
+  RAVNEST_CHECK(!options.numClusters ||
+                    (*options.numClusters >= 1 &&
+                     *options.numClusters <= static_cast<int>(nodes.size())),
+                "formClusters: numClusters must be between 1 and the node count (", nodes.size(),
+                ")");
+  RAVNEST_CHECK(options.populationSize >= 2 && options.tournamentSize >= 1 &&
+                    options.eliteCount >= 0,
+                "formClusters: populationSize must be >= 2, tournamentSize >= 1, eliteCount >= 0");
 }
 
 ClusterFormationResult toResult(const Individual& best, int numClusters,

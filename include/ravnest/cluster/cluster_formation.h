@@ -38,7 +38,7 @@ struct ClusterFormationResult {
 // (more clusters means more data parallelism); with it set it returns exactly that many clusters.
 // Within a cluster count it minimises the spread of cluster speeds (a cluster is as fast as its
 // slowest link). Pure function: thread-safe and deterministic for a given seed.
-// Throws std::invalid_argument when `nodes` is empty, a RAM or bandwidth value is not positive,
+// Throws InvalidArgumentError when `nodes` is empty, a RAM or bandwidth value is not positive,
 // the model size is not positive, or `numClusters` is outside [1, nodes.size()].
 ClusterFormationResult formClusters(const std::vector<NodeResources>& nodes,
                                     const ClusterFormationOptions& options);

@@ -2,9 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "ravnest/common/error.h"
+
 #include <chrono>
 #include <set>
-#include <stdexcept>
 
 namespace ravnest {
 namespace {
@@ -115,12 +116,12 @@ TEST(ClusterFormationTest, SixtyFourNodesInUnderASecond) {
 }
 
 TEST(ClusterFormationTest, RejectsInvalidInput) {
-  EXPECT_THROW(formClusters({}, optionsFor(1)), std::invalid_argument);
-  EXPECT_THROW(formClusters({{0, 10}}, optionsFor(1)), std::invalid_argument);
-  EXPECT_THROW(formClusters({{1, 10}}, optionsFor(0)), std::invalid_argument);
+  EXPECT_THROW(formClusters({}, optionsFor(1)), InvalidArgumentError);
+  EXPECT_THROW(formClusters({{0, 10}}, optionsFor(1)), InvalidArgumentError);
+  EXPECT_THROW(formClusters({{1, 10}}, optionsFor(0)), InvalidArgumentError);
   auto options = optionsFor(1);
   options.numClusters = 2;
-  EXPECT_THROW(formClusters({{1, 10}}, options), std::invalid_argument);
+  EXPECT_THROW(formClusters({{1, 10}}, options), InvalidArgumentError);
 }
 
 }  // namespace

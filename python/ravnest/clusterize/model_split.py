@@ -1,0 +1,50 @@
+"""From a user model to exported stages and their routing: the steps clusterize runs per cluster."""
+
+from dataclasses import dataclass
+
+import torch
+
+from ..routing_runtime import StageChain
+from .export import export_stage
+from .memory import estimate_training_bytes, in_eval_mode, record_values
+from .routing import build_routing
+from .splitting import split_model
+from .tracing import trace_model
+
+
+@dataclass
+class AnalysedModel:
+    graph_module: torch.fx.GraphModule
+    model_inputs: list   # tracing.ModelInput, signature order
+    value_infos: dict    # graph value name -> memory.ValueInfo
+    size_bytes: int      # estimated peak training memory of the whole model
+    example_args: tuple
+    example_kwargs: dict
+
+
+@dataclass
+class ExportedSplit:
+    stages: list     # splitting.Stage, with the fx modules
+    scripted: list   # TorchScript module per stage
+    routings: list   # routing dict per stage
+
+
+def analyse_model(model, example_args=(), example_kwargs=None, leaf_modules=()):
+    """Traces `model` and measures it on the example input (the model is left unchanged)."""
+    example_kwargs = dict(example_kwargs or {})
+    graph_module, model_inputs = trace_model(model, example_args, example_kwargs, leaf_modules)
+    value_infos = record_values(graph_module, model_inputs, example_args, example_kwargs)
+    return AnalysedModel(graph_module, model_inputs, value_infos,
+                         estimate_training_bytes(graph_module, value_infos), tuple(example_args), example_kwargs)
+
+
+def split_and_export(analysed, ram_per_stage):
+    """Splits into len(ram_per_stage) stages sized by the given relative memory, and exports each one."""
+    stages = split_model(analysed.graph_module, analysed.value_infos, ram_per_stage)
+    routings = build_routing(analysed.graph_module, analysed.model_inputs, stages, analysed.value_infos)
+    # Stage arguments on the example input: what a stage is traced with if scripting fails.
+    chain = StageChain([stage.module for stage in stages], routings)
+    with in_eval_mode(analysed.graph_module), torch.no_grad():
+        chain.forward(*analysed.example_args, **analysed.example_kwargs)
+    scripted = [export_stage(stage, inputs) for stage, inputs in zip(stages, chain.last_inputs)]
+    return ExportedSplit(stages, scripted, routings)

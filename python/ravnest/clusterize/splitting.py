@@ -1,0 +1,167 @@
+"""Splits a traced model into pipeline stages whose sizes follow the nodes' memory.
+
+How it works:
+- The graph's operations, in their (topological) order, are cut into contiguous runs, one per stage.
+  Contiguity keeps every dependency pointing forward, so stages run in index order.
+- Each operation costs the training memory of the parameters and buffers it is first to read plus the
+  activation it produces. Cut k is placed where the running cost is closest to the share of memory the
+  first k nodes hold, leaving every stage at least one operation.
+- A cut may only cross tensors: a Python value (a size, a tuple) cannot travel between nodes, so places
+  where one would cross are never cut.
+- Each stage becomes a GraphModule over the same submodules, at the same qualified names, so stage
+  state-dict keys are the original model's. Values from other stages or model inputs become its
+  arguments; values that later stages or the model output need become its outputs, always as a tuple.
+
+torch.fx.passes.split_module (torch 1.13) is not used because it passes get_attr values (a module's
+own nn.Parameter such as a position embedding, or a mask buffer) into stages as arguments instead of
+keeping them inside the stage, and renames submodules (layer1.0.conv1 -> layer1_0_conv1), which would
+break state-dict names used by ring plans and model fusion.
+"""
+
+from dataclasses import dataclass
+from itertools import accumulate
+
+import torch
+import torch.fx
+
+from .memory import activation_bytes, state_bytes
+
+COMPUTE_OPS = ("call_module", "call_function", "call_method")
+
+
+@dataclass
+class Stage:
+    index: int
+    module: torch.fx.GraphModule
+    inputs: list   # graph value names, in argument order
+    outputs: list  # graph value names, in the order of the returned tuple
+
+
+def split_model(graph_module, value_infos, ram_per_stage):
+    """Returns one Stage per entry of `ram_per_stage` (relative memory of the stage's node).
+
+    Raises ValueError when the graph has fewer places to cut than the stages need, or when a parameter
+    or persistent buffer would be needed by two stages.
+    """
+    ops = [node for node in graph_module.graph.nodes if node.op in COMPUTE_OPS]
+    costs = _operation_costs(graph_module, ops, value_infos)
+    cuts = _choose_cuts(costs, _cuttable_boundaries(ops, value_infos), ram_per_stage)
+    bounds = list(zip([0] + [cut + 1 for cut in cuts], [cut + 1 for cut in cuts] + [len(ops)]))
+    stages = [_build_stage(graph_module, index, ops[start:end]) for index, (start, end) in enumerate(bounds)]
+    _refuse_shared_state(graph_module, stages)
+    return stages
+
+
+def _operation_costs(graph_module, ops, value_infos):
+    seen = set()
+    costs = []
+    for node in ops:
+        fresh = [t for t in _state_read_by(graph_module, node) if id(t) not in seen]
+        seen.update(id(t) for t in fresh)
+        parameters = [t for t in fresh if isinstance(t, torch.nn.Parameter)]
+        buffers = [t for t in fresh if not isinstance(t, torch.nn.Parameter)]
+        costs.append(state_bytes(parameters, buffers) + activation_bytes(node, value_infos))
+    return costs
+
+
+def _state_read_by(graph_module, node):
+    tensors = []
+    if node.op == "call_module":
+        module = graph_module.get_submodule(node.target)
+        tensors += list(module.parameters()) + list(module.buffers())
+    for argument in node.all_input_nodes:
+        if argument.op == "get_attr":
+            value = _attribute(graph_module, argument.target)
+            if isinstance(value, torch.Tensor):
+                tensors.append(value)
+    return tensors
+
+
+def _attribute(module, qualified_name):
+    for atom in qualified_name.split("."):
+        module = getattr(module, atom)
+    return module
+
+
+def _cuttable_boundaries(ops, value_infos):
+    """Boundaries b (a cut after ops[b]) that only tensors cross."""
+    position = {node: index for index, node in enumerate(ops)}
+    blocked = set()
+    for index, node in enumerate(ops):
+        if value_infos[node.name].is_tensor:
+            continue
+        last_use = max((position.get(user, len(ops)) for user in node.users), default=index)
+        blocked.update(range(index, last_use))
+    return [b for b in range(len(ops) - 1) if b not in blocked]
+
+
+def _choose_cuts(costs, boundaries, ram_per_stage):
+    needed = len(ram_per_stage) - 1
+    if len(boundaries) < needed:
+        raise ValueError(
+            f"the model can be split into at most {len(boundaries) + 1} stages, but a cluster of "
+            f"{len(ram_per_stage)} nodes needs {len(ram_per_stage)}; pass a larger n_clusters to clusterize "
+            "so clusters have fewer nodes")
+    running_cost = list(accumulate(costs))
+    total_cost, total_ram = running_cost[-1], sum(ram_per_stage)
+    targets = [share / total_ram * total_cost for share in list(accumulate(ram_per_stage))[:-1]]
+    cuts, first_allowed = [], 0
+    for k, target in enumerate(targets):
+        # Leave enough boundaries after this cut for the cuts still to come.
+        allowed = boundaries[first_allowed: len(boundaries) - (needed - k - 1)]
+        best = min(range(len(allowed)), key=lambda i: abs(running_cost[allowed[i]] - target))
+        cuts.append(allowed[best])
+        first_allowed += best + 1
+    return cuts
+
+
+def _build_stage(graph_module, index, nodes):
+    members = set(nodes)
+    inputs = _unique(arg for node in nodes for arg in node.all_input_nodes
+                     if arg not in members and arg.op != "get_attr")
+    outputs = [node for node in nodes if any(user not in members for user in node.users)]
+    graph = torch.fx.Graph()
+    env = {node: graph.placeholder(node.name) for node in inputs}
+
+    def lookup(value):
+        if value not in env:  # a get_attr read: each stage reads its own attributes
+            env[value] = graph.node_copy(value)
+        return env[value]
+
+    for node in nodes:
+        env[node] = graph.node_copy(node, lookup)
+    graph.output(tuple(env[node] for node in outputs))
+    module = torch.fx.GraphModule(graph_module, graph, f"Stage{index}")
+    _keep_unsaved_buffers_unsaved(graph_module, module)
+    return Stage(index, module, [n.name for n in inputs], [n.name for n in outputs])
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def _keep_unsaved_buffers_unsaved(graph_module, stage_module):
+    """GraphModule saves every tensor attribute it copies; keep state-dict keys equal to the model's."""
+    saved = set(graph_module.state_dict())
+    for name, _ in list(stage_module.named_buffers()):
+        if name not in saved:
+            owner_name, _, field = name.rpartition(".")
+            stage_module.get_submodule(owner_name)._non_persistent_buffers_set.add(field)
+
+
+def _refuse_shared_state(graph_module, stages):
+    names_of = {}
+    for name, tensor in graph_module.state_dict(keep_vars=True).items():
+        names_of.setdefault(id(tensor), []).append(name)
+    users = {}
+    for stage in stages:
+        for tensor in stage.module.state_dict(keep_vars=True).values():
+            users.setdefault(id(tensor), set()).add(stage.index)
+    for key, stage_indices in users.items():
+        if len(stage_indices) > 1 and key in names_of:
+            names = " = ".join(names_of[key])
+            raise ValueError(
+                f"{names} is shared by stages {sorted(stage_indices)}: ravnest does not keep copies of a "
+                "shared (tied) parameter in sync across nodes. Untie it (give each module its own "
+                "nn.Parameter, e.g. copy the tensor), or pass a larger n_clusters to clusterize so clusters have "
+                "fewer nodes and its users can share one stage.")

@@ -1,0 +1,1 @@
+"""Models the clusterize tests split: one per kind of graph users bring."""
