@@ -1,0 +1,39 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ravnest/comm/message.h"
+#include "ravnest/comm/transport_options.h"
+#include "ravnest/tensor/codec.h"
+
+namespace ravnest {
+
+/// A persistent connection from one node to one peer. The channel is opened once and reused by every call;
+/// concurrent calls share it. Thread-safe.
+class PeerClient {
+ public:
+  /// Does not connect yet: the first call does. `selfName` names this node in logs and in the messages it sends.
+  PeerClient(std::string selfName, std::string target, TransportOptions options = {});
+  ~PeerClient();
+  PeerClient(const PeerClient&) = delete;
+  PeerClient& operator=(const PeerClient&) = delete;
+
+  /// Sends `message` (its `sender` is set to this node), compressing floating tensors with `codec`. Returns once
+  /// the message is in the peer's inbox. Blocks while that inbox is full.
+  /// Throws TimeoutError after the deadline, NetworkError when the peer is unreachable, goes away or refuses
+  /// our token, ProtocolError when it rejects the message, InvalidArgumentError for tensors the wire cannot
+  /// carry.
+  void send(Message message, CodecKind codec = CodecKind::kNone) const;
+
+  /// Round trip with `payload`; returns the peer's node name. Throws like send().
+  std::string ping(const std::string& payload = {}) const;
+
+  const std::string& target() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ravnest

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ravnest/comm/inbox.h"
+#include "ravnest/comm/message.h"
+#include "ravnest/comm/transport_options.h"
+
+namespace ravnest {
+
+/// The gRPC server of one node: it receives messages from peers into one bounded inbox per message kind and
+/// answers pings. Listening starts in the constructor and stops in shutdown() or the destructor.
+class PeerServer {
+ public:
+  /// Listens on `listenAddress` ("host:port"; port 0 picks a free one). Throws NetworkError when the address
+  /// cannot be bound, e.g. the port is in use.
+  PeerServer(std::string nodeName, const std::string& listenAddress, TransportOptions options = {});
+  ~PeerServer();
+  PeerServer(const PeerServer&) = delete;
+  PeerServer& operator=(const PeerServer&) = delete;
+
+  /// The bound port.
+  int port() const;
+  const std::string& nodeName() const;
+
+  /// The inbox that receives messages of `kind`. Lives as long as the server. Thread-safe.
+  Inbox& inbox(MessageKind kind);
+
+  /// Calls refused for a missing or wrong job token, and messages rejected as malformed, since start.
+  uint64_t refusedRequests() const;
+  uint64_t rejectedMessages() const;
+
+  /// Closes the inboxes (waiting senders get UNAVAILABLE), then stops the server, letting calls in flight
+  /// finish for up to one second. Idempotent. Thread-safe.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ravnest

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ravnest {
+
+/// Settings shared by a node's server and its clients. The defaults suit a home internet link.
+struct TransportOptions {
+  /// Shared secret of the job. When set, the server refuses requests without it (UNAUTHENTICATED) and the
+  /// clients attach it to every call. Empty: no authentication.
+  std::string authToken;
+  /// Size of the payload frames a message is streamed in.
+  int64_t chunkBytes = int64_t{4} << 20;
+  /// Largest message (sum of encoded tensor bytes) and largest single tensor a server accepts.
+  int64_t maxMessageBytes = int64_t{8} << 30;
+  /// Most tensors one message may carry.
+  int64_t maxTensorsPerMessage = 4096;
+  /// Messages of one kind a server holds before senders of that kind block.
+  size_t inboxCapacity = 16;
+  /// How long a send or ping may take, waiting for room in the peer's inbox included.
+  std::chrono::milliseconds deadline{std::chrono::seconds(60)};
+};
+
+}  // namespace ravnest

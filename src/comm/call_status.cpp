@@ -1,0 +1,27 @@
+#include "comm/call_status.h"
+
+#include "ravnest/common/error.h"
+
+namespace ravnest::detail {
+
+void throwIfFailed(const grpc::Status& status, const std::string& self, const std::string& target,
+                   const std::string& what) {
+  const std::string prefix = "node " + self + ": " + what + " to peer " + target + " failed: ";
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      throw TimeoutError(prefix + "no answer within the deadline (its inbox stayed full, or it hangs). Check that "
+                         "the peer is alive and keeping up, or raise the deadline");
+    case grpc::StatusCode::UNAUTHENTICATED:
+      throw NetworkError(prefix + status.error_message() + ". Give every node of the job the same token");
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      throw ProtocolError(prefix + "the peer rejected the message: " + status.error_message());
+    default:
+      throw NetworkError(prefix + status.error_message() + " (" + std::to_string(status.error_code()) +
+                         "). Check that the peer is running and reachable at that address");
+  }
+}
+
+}  // namespace ravnest::detail

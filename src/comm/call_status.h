@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+
+#include <grpcpp/support/status.h>
+
+namespace ravnest::detail {
+
+/// Turns a failed call's status into the matching ravnest error, naming both nodes and what to do.
+/// Does nothing for OK.
+void throwIfFailed(const grpc::Status& status, const std::string& self, const std::string& target,
+                   const std::string& what);
+
+}  // namespace ravnest::detail

@@ -1,0 +1,89 @@
+#include "comm/message_framing.h"
+
+#include <algorithm>
+
+#include <grpcpp/support/slice.h>
+
+#include "ravnest/common/error.h"
+#include "tensor/wire_header.h"
+
+namespace ravnest::detail {
+namespace {
+
+void releaseTensor(void* tensor) {
+  delete static_cast<at::Tensor*>(tensor);
+}
+
+/// A slice over `length` bytes of `bytes` from `offset`, holding a reference to the tensor until gRPC is done.
+grpc::Slice borrowSlice(const at::Tensor& bytes, int64_t offset, int64_t length) {
+  auto* keepAlive = new at::Tensor(bytes);
+  return grpc::Slice(static_cast<uint8_t*>(bytes.data_ptr()) + offset, static_cast<size_t>(length), &releaseTensor,
+                     keepAlive);
+}
+
+}  // namespace
+
+wire::MessageKind toWireKind(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kActivation: return wire::ACTIVATION;
+    case MessageKind::kGradient: return wire::GRADIENT;
+    case MessageKind::kRingChunk: return wire::RING_CHUNK;
+    case MessageKind::kControl: return wire::CONTROL;
+  }
+  return wire::KIND_UNSPECIFIED;
+}
+
+MessageKind fromWireKind(wire::MessageKind kind) {
+  switch (kind) {
+    case wire::ACTIVATION: return MessageKind::kActivation;
+    case wire::GRADIENT: return MessageKind::kGradient;
+    case wire::RING_CHUNK: return MessageKind::kRingChunk;
+    case wire::CONTROL: return MessageKind::kControl;
+    default: break;
+  }
+  throw ProtocolError("message kind: unknown value " + std::to_string(static_cast<int>(kind)));
+}
+
+std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind codec, int64_t chunkBytes) {
+  RAVNEST_CHECK(chunkBytes > 0 && chunkBytes <= kMaxFrameBytes, "chunkBytes must be in [1, ", kMaxFrameBytes,
+                "], got ", chunkBytes);
+  wire::MessageHeader header;
+  header.set_kind(toWireKind(message.kind));
+  header.set_sender(message.sender);
+  header.set_id(message.id);
+  std::vector<at::Tensor> payloads;
+  payloads.reserve(message.tensors.size());
+  for (const auto& named : message.tensors) {
+    EncodedTensor encoded = encodeTensor(named.tensor, codec);
+    toWireHeader(encoded.meta, named.name, header.add_tensors());
+    payloads.push_back(std::move(encoded.bytes));
+  }
+
+  std::vector<grpc::ByteBuffer> frames;
+  const std::string serialized = header.SerializeAsString();
+  grpc::Slice headerSlice(serialized);
+  frames.emplace_back(&headerSlice, 1);
+
+  // Payload frames pack the tensors' bytes back to back, so many small tensors share one frame.
+  std::vector<grpc::Slice> pending;
+  int64_t pendingBytes = 0;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    frames.emplace_back(pending.data(), pending.size());
+    pending.clear();
+    pendingBytes = 0;
+  };
+  for (const at::Tensor& bytes : payloads) {
+    for (int64_t offset = 0; offset < bytes.numel();) {
+      const int64_t length = std::min(bytes.numel() - offset, chunkBytes - pendingBytes);
+      pending.push_back(borrowSlice(bytes, offset, length));
+      pendingBytes += length;
+      offset += length;
+      if (pendingBytes == chunkBytes) flush();
+    }
+  }
+  flush();
+  return frames;
+}
+
+}  // namespace ravnest::detail

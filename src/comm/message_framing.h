@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <grpcpp/support/byte_buffer.h>
+
+#include "ravnest.pb.h"
+#include "ravnest/comm/message.h"
+#include "ravnest/comm/transport_options.h"
+#include "ravnest/tensor/codec.h"
+
+namespace ravnest::detail {
+
+/// Largest frame a server accepts; a sender's chunkBytes must stay below it.
+constexpr int64_t kMaxFrameBytes = int64_t{64} << 20;
+/// Largest serialized MessageHeader a server accepts.
+constexpr int64_t kMaxHeaderBytes = int64_t{1} << 20;
+
+wire::MessageKind toWireKind(MessageKind kind);
+/// Throws ProtocolError for a kind we do not know.
+MessageKind fromWireKind(wire::MessageKind kind);
+
+/// Encodes `message` and cuts it into the frames of one Transfer call: the serialized header, then payload
+/// frames of at most `chunkBytes`. Payload frames reference the encoded tensors' memory (no copy; each slice
+/// keeps its tensor alive). Throws InvalidArgumentError for tensors the wire cannot carry.
+std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind codec, int64_t chunkBytes);
+
+}  // namespace ravnest::detail

@@ -1,0 +1,70 @@
+#include "comm/payload_assembler.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <ATen/ATen.h>
+
+#include "comm/message_framing.h"
+#include "ravnest/common/error.h"
+#include "tensor/wire_header.h"
+
+namespace ravnest::detail {
+
+PayloadAssembler::PayloadAssembler(const wire::MessageHeader& header, const TransportOptions& options)
+    : kind_(fromWireKind(header.kind())), sender_(header.sender()), id_(header.id()) {
+  RAVNEST_CHECK_AS(ProtocolError, header.tensors_size() <= options.maxTensorsPerMessage, "message tensors: ",
+                   header.tensors_size(), " tensors exceed the limit of ", options.maxTensorsPerMessage);
+  limits_.maxTensorBytes = options.maxMessageBytes;
+  names_.reserve(header.tensors_size());
+  tensors_.reserve(header.tensors_size());
+  for (const auto& tensorHeader : header.tensors()) {
+    EncodedTensor encoded;
+    encoded.meta = fromWireHeader(tensorHeader);
+    validateMeta(encoded.meta, limits_);
+    expectedBytes_ += encoded.meta.byteCount;
+    RAVNEST_CHECK_AS(ProtocolError, expectedBytes_ <= options.maxMessageBytes, "message size: tensors declare more "
+                     "than the limit of ", options.maxMessageBytes, " bytes");
+    names_.push_back(tensorHeader.name());
+    tensors_.push_back(std::move(encoded));
+  }
+}
+
+void PayloadAssembler::append(const uint8_t* data, size_t size) {
+  RAVNEST_CHECK_AS(ProtocolError, static_cast<int64_t>(size) <= expectedBytes_ - receivedBytes_,
+                   "message payload: more bytes than the ", expectedBytes_, " the header declares");
+  while (size > 0) {
+    EncodedTensor& target = tensors_[currentTensor_];
+    const int64_t room = target.meta.byteCount - offsetInCurrent_;
+    if (room == 0) {
+      ++currentTensor_;
+      offsetInCurrent_ = 0;
+      continue;
+    }
+    if (!target.bytes.defined()) target.bytes = at::empty({target.meta.byteCount}, at::kByte);
+    const int64_t length = std::min<int64_t>(room, static_cast<int64_t>(size));
+    std::memcpy(target.bytes.data_ptr<uint8_t>() + offsetInCurrent_, data, static_cast<size_t>(length));
+    offsetInCurrent_ += length;
+    receivedBytes_ += length;
+    data += length;
+    size -= static_cast<size_t>(length);
+  }
+}
+
+Message PayloadAssembler::finish() {
+  RAVNEST_CHECK_AS(ProtocolError, complete(), "truncated stream: received ", receivedBytes_, " of ", expectedBytes_,
+                   " payload bytes");
+  Message message;
+  message.kind = kind_;
+  message.sender = std::move(sender_);
+  message.id = id_;
+  message.tensors.reserve(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    EncodedTensor& encoded = tensors_[i];
+    if (!encoded.bytes.defined()) encoded.bytes = at::empty({encoded.meta.byteCount}, at::kByte);
+    message.tensors.push_back({std::move(names_[i]), decodeTensor(encoded, limits_)});
+  }
+  return message;
+}
+
+}  // namespace ravnest::detail

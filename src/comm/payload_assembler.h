@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ravnest.pb.h"
+#include "ravnest/comm/message.h"
+#include "ravnest/comm/transport_options.h"
+#include "ravnest/tensor/codec.h"
+
+namespace ravnest::detail {
+
+/// Rebuilds one message from its header and the payload bytes that follow it, in whatever pieces they
+/// arrive. The header is fully validated before anything is allocated, and each tensor's buffer is allocated
+/// only when its first byte arrives, so a hostile header alone costs no memory. Every payload byte is copied
+/// exactly once, into its final buffer. Not thread-safe: one call's frames arrive in order.
+class PayloadAssembler {
+ public:
+  /// Throws ProtocolError naming the field when the header breaks the protocol or the limits in `options`.
+  PayloadAssembler(const wire::MessageHeader& header, const TransportOptions& options);
+
+  /// Copies the next `size` payload bytes into place. Throws ProtocolError past the declared byte count.
+  void append(const uint8_t* data, size_t size);
+
+  bool complete() const { return receivedBytes_ == expectedBytes_; }
+  int64_t receivedBytes() const { return receivedBytes_; }
+  int64_t expectedBytes() const { return expectedBytes_; }
+  MessageKind kind() const { return kind_; }
+
+  /// Decodes the tensors and hands over the message. Throws ProtocolError when bytes are missing.
+  Message finish();
+
+ private:
+  MessageKind kind_;
+  std::string sender_;
+  uint64_t id_;
+  std::vector<std::string> names_;
+  std::vector<EncodedTensor> tensors_;
+  DecodeLimits limits_;
+  size_t currentTensor_ = 0;
+  int64_t offsetInCurrent_ = 0;
+  int64_t expectedBytes_ = 0;
+  int64_t receivedBytes_ = 0;
+};
+
+}  // namespace ravnest::detail

@@ -1,0 +1,86 @@
+#include "ravnest/comm/peer_client.h"
+
+#include <chrono>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+
+#include "comm/call_status.h"
+#include "comm/message_framing.h"
+#include "comm/server_state.h"
+#include "comm/transfer_call.h"
+#include "ravnest.grpc.pb.h"
+#include "ravnest/common/error.h"
+
+namespace ravnest {
+namespace {
+
+constexpr const char* kTransferMethod = "/ravnest.wire.Peer/Transfer";
+
+std::shared_ptr<grpc::Channel> openChannel(const std::string& target) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxSendMessageSize(-1);
+  arguments.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
+  // Each client gets its own connection, so that one slow stream cannot hold up another peer's link.
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+}
+
+}  // namespace
+
+struct PeerClient::Impl {
+  Impl(std::string selfName, std::string peer, TransportOptions transportOptions)
+      : self(std::move(selfName)),
+        target(std::move(peer)),
+        options(std::move(transportOptions)),
+        channel(openChannel(target)),
+        genericStub(channel),
+        stub(wire::Peer::NewStub(channel)) {}
+
+  void prepare(grpc::ClientContext& context) const {
+    context.set_deadline(std::chrono::system_clock::now() + options.deadline);
+    if (!options.authToken.empty()) context.AddMetadata(detail::kTokenMetadataKey, options.authToken);
+  }
+
+  const std::string self;
+  const std::string target;
+  const TransportOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  mutable grpc::GenericStub genericStub;
+  std::unique_ptr<wire::Peer::Stub> stub;
+};
+
+PeerClient::PeerClient(std::string selfName, std::string target, TransportOptions options) {
+  RAVNEST_CHECK(!target.empty(), "a peer address is needed (host:port)");
+  RAVNEST_CHECK(options.deadline.count() > 0, "the deadline must be positive");
+  impl_ = std::make_unique<Impl>(std::move(selfName), std::move(target), std::move(options));
+}
+
+PeerClient::~PeerClient() = default;
+
+const std::string& PeerClient::target() const {
+  return impl_->target;
+}
+
+void PeerClient::send(Message message, CodecKind codec) const {
+  message.sender = impl_->self;
+  detail::TransferCall call(detail::frameMessage(message, codec, impl_->options.chunkBytes));
+  grpc::ClientContext context;
+  impl_->prepare(context);
+  impl_->genericStub.PrepareBidiStreamingCall(&context, kTransferMethod, grpc::StubOptions(), &call);
+  call.start();
+  detail::throwIfFailed(call.wait(), impl_->self, impl_->target, "sending " + messageKindName(message.kind));
+}
+
+std::string PeerClient::ping(const std::string& payload) const {
+  grpc::ClientContext context;
+  impl_->prepare(context);
+  wire::PingRequest request;
+  request.set_payload(payload);
+  wire::PingReply reply;
+  detail::throwIfFailed(impl_->stub->Ping(&context, request, &reply), impl_->self, impl_->target, "ping");
+  return reply.node();
+}
+
+}  // namespace ravnest

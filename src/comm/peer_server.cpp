@@ -1,0 +1,78 @@
+#include "ravnest/comm/peer_server.h"
+
+#include <chrono>
+#include <mutex>
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "comm/message_framing.h"
+#include "comm/peer_service.h"
+#include "comm/server_state.h"
+#include "ravnest/common/error.h"
+
+namespace ravnest {
+
+struct PeerServer::Impl {
+  Impl(std::string nodeName, TransportOptions options) : state(std::move(nodeName), std::move(options)), service(state) {}
+
+  detail::ServerState state;
+  detail::PeerService service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::once_flag shutdownOnce;
+};
+
+PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, TransportOptions options)
+    : impl_(std::make_unique<Impl>(std::move(nodeName), std::move(options))) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listenAddress, grpc::InsecureServerCredentials(), &impl_->port);
+  builder.RegisterService(&impl_->service);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxFrameBytes + detail::kMaxHeaderBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
+  // Without SO_REUSEPORT a second node on a port in use fails here instead of silently sharing it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || impl_->port == 0) {
+    throw NetworkError("node " + impl_->state.node + " cannot listen on " + listenAddress +
+                       ": the port is in use or the address is not local. Stop the other process or pick another "
+                       "port in node_data/node_configs.json");
+  }
+  impl_->state.log->info("listening on {} (port {})", listenAddress, impl_->port);
+}
+
+PeerServer::~PeerServer() {
+  shutdown();
+}
+
+int PeerServer::port() const {
+  return impl_->port;
+}
+
+const std::string& PeerServer::nodeName() const {
+  return impl_->state.node;
+}
+
+Inbox& PeerServer::inbox(MessageKind kind) {
+  return impl_->state.inbox(kind);
+}
+
+uint64_t PeerServer::refusedRequests() const {
+  return impl_->state.refusedRequests.load();
+}
+
+uint64_t PeerServer::rejectedMessages() const {
+  return impl_->state.rejectedMessages.load();
+}
+
+void PeerServer::shutdown() {
+  std::call_once(impl_->shutdownOnce, [this] {
+    for (auto& inbox : impl_->state.inboxes) inbox->close();
+    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    impl_->server->Wait();
+    impl_->state.log->info("stopped");
+  });
+}
+
+}  // namespace ravnest

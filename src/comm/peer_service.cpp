@@ -1,0 +1,26 @@
+#include "comm/peer_service.h"
+
+#include "comm/transfer_reactor.h"
+
+namespace ravnest::detail {
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PeerService::Transfer(
+    grpc::CallbackServerContext* context) {
+  return new TransferReactor(state_, context);  // deletes itself in OnDone
+}
+
+grpc::ServerUnaryReactor* PeerService::Ping(grpc::CallbackServerContext* context, const wire::PingRequest* request,
+                                            wire::PingReply* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!state_.authorize(*context, "Ping")) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "node " + state_.node + " refused the call: missing or wrong job token"));
+    return reactor;
+  }
+  reply->set_node(state_.node);
+  reply->set_payload(request->payload());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace ravnest::detail

@@ -1,0 +1,38 @@
+#include "comm/server_state.h"
+
+#include <utility>
+
+#include "ravnest/common/logging.h"
+
+namespace ravnest::detail {
+namespace {
+
+/// Compares in time that depends only on the lengths, so the token cannot be guessed byte by byte.
+bool constantTimeEquals(const std::string& expected, const grpc::string_ref& given) {
+  if (given.size() != expected.size()) return false;
+  unsigned char difference = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    difference |= static_cast<unsigned char>(expected[i] ^ given.data()[i]);
+  }
+  return difference == 0;
+}
+
+}  // namespace
+
+ServerState::ServerState(std::string nodeName, TransportOptions transportOptions)
+    : node(std::move(nodeName)), options(std::move(transportOptions)), log(logger(node)) {
+  for (auto& inbox : inboxes) inbox = std::make_unique<Inbox>(options.inboxCapacity);
+}
+
+bool ServerState::authorize(const grpc::CallbackServerContext& context, const char* method) {
+  if (options.authToken.empty()) return true;
+  const auto& metadata = context.client_metadata();
+  const auto found = metadata.find(kTokenMetadataKey);
+  if (found != metadata.end() && constantTimeEquals(options.authToken, found->second)) return true;
+  ++refusedRequests;
+  log->warn("refused {} from {}: {} job token", method, context.peer(),
+            found == metadata.end() ? "no" : "wrong");
+  return false;
+}
+
+}  // namespace ravnest::detail

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <grpcpp/server_context.h>
+#include <spdlog/logger.h>
+
+#include "ravnest/comm/inbox.h"
+#include "ravnest/comm/transport_options.h"
+
+namespace ravnest::detail {
+
+/// Metadata key that carries the job token on every call.
+constexpr const char* kTokenMetadataKey = "ravnest-token";
+
+/// What the gRPC handlers of one node share: its identity, limits, inboxes and counters.
+struct ServerState {
+  ServerState(std::string nodeName, TransportOptions transportOptions);
+
+  /// True when the call carries the job token (or none is configured). A refusal is counted and logged
+  /// with the caller's address. Thread-safe.
+  bool authorize(const grpc::CallbackServerContext& context, const char* method);
+
+  Inbox& inbox(MessageKind kind) { return *inboxes[static_cast<size_t>(kind)]; }
+
+  const std::string node;
+  const TransportOptions options;
+  const std::shared_ptr<spdlog::logger> log;
+  std::array<std::unique_ptr<Inbox>, kMessageKindCount> inboxes;
+  std::atomic<uint64_t> refusedRequests{0};
+  std::atomic<uint64_t> rejectedMessages{0};
+};
+
+}  // namespace ravnest::detail

@@ -1,0 +1,154 @@
+#include "comm/transfer_reactor.h"
+
+#include <vector>
+
+#include <grpcpp/support/slice.h>
+
+#include "comm/message_framing.h"
+#include "ravnest/common/error.h"
+
+namespace ravnest::detail {
+
+TransferReactor::TransferReactor(ServerState& state, grpc::CallbackServerContext* context)
+    : state_(state), context_(context), guard_(std::make_shared<Guard>()) {
+  guard_->reactor = this;
+  std::lock_guard<std::mutex> lock(guard_->mutex);
+  if (!state_.authorize(*context_, "Transfer")) {
+    finishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                              "node " + state_.node + " refused the call: missing or wrong job token"));
+    return;
+  }
+  StartRead(&frame_);
+}
+
+void TransferReactor::OnReadDone(bool ok) {
+  std::unique_lock<std::mutex> lock(guard_->mutex);
+  if (finished_) return;
+  if (!ok) {
+    endOfStreamLocked();
+    return;
+  }
+  if (assembler_) {
+    appendFrameLocked();
+    return;
+  }
+  if (!startMessageLocked()) return;
+  // The grant may run inline, so the lock must be dropped first; the callback only touches the guard.
+  waitingForSlot_ = true;
+  Inbox* inbox = inbox_;
+  std::shared_ptr<Guard> guard = guard_;
+  lock.unlock();
+  inbox->reserve([guard, inbox](bool granted) {
+    std::lock_guard<std::mutex> grantLock(guard->mutex);
+    if (guard->reactor == nullptr) {
+      if (granted) inbox->release();
+      return;
+    }
+    guard->reactor->onSlotLocked(granted);
+  });
+}
+
+bool TransferReactor::startMessageLocked() {
+  if (static_cast<int64_t>(frame_.Length()) > kMaxHeaderBytes) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: larger than " + std::to_string(kMaxHeaderBytes) +
+                                                      " bytes");
+    return false;
+  }
+  grpc::Slice flat;
+  wire::MessageHeader header;
+  if (!frame_.DumpToSingleSlice(&flat).ok() ||
+      !header.ParseFromArray(flat.begin(), static_cast<int>(flat.size()))) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: not a valid MessageHeader");
+    return false;
+  }
+  try {
+    assembler_.emplace(header, state_.options);
+  } catch (const ProtocolError& error) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    return false;
+  }
+  inbox_ = &state_.inbox(assembler_->kind());
+  return true;
+}
+
+void TransferReactor::onSlotLocked(bool granted) {
+  waitingForSlot_ = false;
+  if (finished_) {
+    if (granted) inbox_->release();
+    return;
+  }
+  if (!granted) {
+    finishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "node " + state_.node + " is shutting down"));
+    return;
+  }
+  holdingSlot_ = true;
+  StartRead(&frame_);
+}
+
+void TransferReactor::appendFrameLocked() {
+  std::vector<grpc::Slice> slices;
+  if (!frame_.Dump(&slices).ok()) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message payload: unreadable frame");
+    return;
+  }
+  try {
+    for (const grpc::Slice& slice : slices) assembler_->append(slice.begin(), slice.size());
+  } catch (const ProtocolError& error) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    return;
+  }
+  frame_.Clear();
+  StartRead(&frame_);
+}
+
+void TransferReactor::endOfStreamLocked() {
+  if (context_->IsCancelled()) {
+    finishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the sender cancelled the transfer"));
+    return;
+  }
+  if (!assembler_) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: the stream ended before it");
+    return;
+  }
+  try {
+    Message message = assembler_->finish();
+    inbox_->commit(std::move(message));
+    holdingSlot_ = false;
+  } catch (const std::exception& error) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    return;
+  }
+  finishLocked(grpc::Status::OK);
+}
+
+void TransferReactor::OnCancel() {
+  std::lock_guard<std::mutex> lock(guard_->mutex);
+  // A pending read completes by itself on cancellation; only a call parked for an inbox slot must be ended here.
+  if (waitingForSlot_ && !finished_) {
+    finishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the sender gave up waiting for inbox room"));
+  }
+}
+
+void TransferReactor::OnDone() {
+  bool releaseSlot = false;
+  {
+    std::lock_guard<std::mutex> lock(guard_->mutex);
+    guard_->reactor = nullptr;
+    releaseSlot = holdingSlot_;
+  }
+  if (releaseSlot) inbox_->release();
+  delete this;
+}
+
+void TransferReactor::failLocked(grpc::StatusCode code, const std::string& why) {
+  ++state_.rejectedMessages;
+  state_.log->warn("rejected a message from {}: {}", context_->peer(), why);
+  finishLocked(grpc::Status(code, why));
+}
+
+void TransferReactor::finishLocked(const grpc::Status& status) {
+  finished_ = true;
+  Finish(status);
+}
+
+}  // namespace ravnest::detail

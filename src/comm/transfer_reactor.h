@@ -1,0 +1,57 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/server_callback.h>
+
+#include "comm/payload_assembler.h"
+#include "comm/server_state.h"
+
+namespace ravnest::detail {
+
+/// Server side of one Transfer call. It reads the header frame, validates it, reserves a slot in the inbox
+/// of the message's kind (reading nothing more until it has one: that stalls the sender through HTTP/2 flow
+/// control, which is the back-pressure), then copies payload frames into place and commits the message when
+/// the client half-closes. Any protocol violation finishes the call with INVALID_ARGUMENT and a message that
+/// names the field; the server keeps serving.
+///
+/// Threads: gRPC callbacks and the inbox's slot grant (which may arrive on a consumer thread) are serialised by
+/// `guard_->mutex`. The guard outlives the reactor so that a grant arriving after OnDone can give its slot back.
+class TransferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  TransferReactor(ServerState& state, grpc::CallbackServerContext* context);
+
+  void OnReadDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  struct Guard {
+    std::mutex mutex;
+    TransferReactor* reactor = nullptr;  // null once OnDone ran
+  };
+
+  bool startMessageLocked();
+  void appendFrameLocked();
+  void endOfStreamLocked();
+  void onSlotLocked(bool granted);
+  void failLocked(grpc::StatusCode code, const std::string& why);
+  void finishLocked(const grpc::Status& status);
+
+  ServerState& state_;
+  grpc::CallbackServerContext* context_;
+  std::shared_ptr<Guard> guard_;
+  grpc::ByteBuffer frame_;
+  std::optional<PayloadAssembler> assembler_;
+  Inbox* inbox_ = nullptr;
+  bool waitingForSlot_ = false;
+  bool holdingSlot_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace ravnest::detail

@@ -1,0 +1,129 @@
+// Malformed and hostile Transfer calls, written frame by frame with a raw gRPC client: every one must be
+// answered with INVALID_ARGUMENT naming the problem, and the server must go on serving honest peers.
+#include <ATen/ATen.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "comm/transfer_call.h"
+#include "ravnest.pb.h"
+#include "ravnest/comm/peer_client.h"
+#include "ravnest/comm/peer_server.h"
+
+namespace ravnest {
+namespace {
+
+class HostileInputTest : public ::testing::Test {
+ protected:
+  grpc::Status sendRawFrames(const std::vector<std::string>& frames) {
+    std::vector<grpc::ByteBuffer> buffers;
+    for (const auto& frame : frames) {
+      grpc::Slice slice(frame);
+      buffers.emplace_back(&slice, 1);
+    }
+    detail::TransferCall call(std::move(buffers));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    stub_.PrepareBidiStreamingCall(&context, "/ravnest.wire.Peer/Transfer", grpc::StubOptions(), &call);
+    call.start();
+    return call.wait();
+  }
+
+  static wire::MessageHeader floatHeader(int64_t elements) {
+    wire::MessageHeader header;
+    header.set_kind(wire::ACTIVATION);
+    auto* tensor = header.add_tensors();
+    tensor->set_name("x");
+    tensor->set_dtype(wire::FLOAT32);
+    tensor->set_codec(wire::CODEC_NONE);
+    tensor->add_shape(elements);
+    tensor->set_byte_count(static_cast<uint64_t>(elements) * 4);
+    return header;
+  }
+
+  void expectRejected(const std::vector<std::string>& frames, const std::string& mentions) {
+    const grpc::Status status = sendRawFrames(frames);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_NE(status.error_message().find(mentions), std::string::npos) << status.error_message();
+    ++expectedRejections_;
+  }
+
+  void TearDown() override {
+    PeerClient honest("honest", address_);
+    Message message;
+    message.tensors.push_back({"x", at::arange(10, at::kFloat)});
+    honest.send(message);
+    const auto received = server_.inbox(MessageKind::kActivation).pop(std::chrono::seconds(5));
+    ASSERT_TRUE(received.has_value()) << "the server stopped serving after hostile input";
+    EXPECT_EQ(received->sender, "honest");
+    EXPECT_TRUE(at::equal(received->tensors.at(0).tensor, at::arange(10, at::kFloat)));
+    EXPECT_EQ(server_.rejectedMessages(), expectedRejections_);
+    EXPECT_EQ(server_.inbox(MessageKind::kActivation).size(), 0u);
+  }
+
+  PeerServer server_{"victim", "127.0.0.1:0"};
+  std::string address_ = "127.0.0.1:" + std::to_string(server_.port());
+  grpc::GenericStub stub_{grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())};
+  uint64_t expectedRejections_ = 0;
+};
+
+TEST_F(HostileInputTest, GarbageInsteadOfAHeaderIsRejected) {
+  expectRejected({std::string("\xff\xff\xff\xff\x0f garbage", 14)}, "MessageHeader");
+}
+
+TEST_F(HostileInputTest, AStreamWithoutAHeaderIsRejected) {
+  expectRejected({}, "ended before");
+}
+
+TEST_F(HostileInputTest, ATruncatedPayloadIsRejected) {
+  expectRejected({floatHeader(25).SerializeAsString(), std::string(50, 'a')}, "truncated stream");
+}
+
+TEST_F(HostileInputTest, MorePayloadThanDeclaredIsRejected) {
+  expectRejected({floatHeader(25).SerializeAsString(), std::string(150, 'a')}, "more bytes");
+}
+
+TEST_F(HostileInputTest, AWrongByteCountIsRejected) {
+  wire::MessageHeader header = floatHeader(25);
+  header.mutable_tensors(0)->set_byte_count(99);
+  expectRejected({header.SerializeAsString(), std::string(99, 'a')}, "byte_count");
+}
+
+TEST_F(HostileInputTest, AnUnknownDTypeIsRejected) {
+  wire::MessageHeader header = floatHeader(4);
+  header.mutable_tensors(0)->set_dtype(static_cast<wire::DType>(99));
+  expectRejected({header.SerializeAsString(), std::string(16, 'a')}, "dtype");
+}
+
+TEST_F(HostileInputTest, AHugeDeclaredShapeIsRejectedBeforeAnyAllocation) {
+  wire::MessageHeader header = floatHeader(1);
+  auto* tensor = header.mutable_tensors(0);
+  tensor->clear_shape();
+  tensor->add_shape(int64_t{1} << 40);
+  tensor->add_shape(int64_t{1} << 40);
+  tensor->set_byte_count(~uint64_t{0} >> 1);
+  expectRejected({header.SerializeAsString()}, "shape");
+}
+
+TEST_F(HostileInputTest, AnUnknownMessageKindIsRejected) {
+  wire::MessageHeader header = floatHeader(1);
+  header.set_kind(static_cast<wire::MessageKind>(77));
+  expectRejected({header.SerializeAsString(), std::string(4, 'a')}, "kind");
+}
+
+TEST_F(HostileInputTest, TooManyTensorsAreRejected) {
+  wire::MessageHeader header;
+  header.set_kind(wire::ACTIVATION);
+  for (int i = 0; i < 5000; ++i) {
+    auto* tensor = header.add_tensors();
+    tensor->set_dtype(wire::UINT8);
+    tensor->set_codec(wire::CODEC_NONE);
+  }
+  expectRejected({header.SerializeAsString()}, "tensors");
+}
+
+}  // namespace
+}  // namespace ravnest
