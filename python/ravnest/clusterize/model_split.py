@@ -27,6 +27,7 @@ class ExportedSplit:
     stages: list     # splitting.Stage, with the fx modules
     scripted: list   # TorchScript module per stage
     routings: list   # routing dict per stage
+    stage_bytes: list  # estimated peak training memory per stage
 
 
 def analyse_model(model, example_args=(), example_kwargs=None, leaf_modules=()):
@@ -47,4 +48,6 @@ def split_and_export(analysed, ram_per_stage):
     with in_eval_mode(analysed.graph_module), torch.no_grad():
         chain.forward(*analysed.example_args, **analysed.example_kwargs)
     scripted = [export_stage(stage, inputs) for stage, inputs in zip(stages, chain.last_inputs)]
-    return ExportedSplit(stages, scripted, routings)
+    # Stage graphs keep the model's value names, so the model's measurements apply per stage.
+    stage_bytes = [estimate_training_bytes(stage.module, analysed.value_infos) for stage in stages]
+    return ExportedSplit(stages, scripted, routings, stage_bytes)
