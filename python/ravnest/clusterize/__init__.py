@@ -55,7 +55,7 @@ def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, 
             template_path = write_stage(root, cluster_id, node.address, script_module, routing)
             write_node(root, node.node_id, node_document(node, cluster_id, clusters, routing, template_path,
                                                           rings, stage_bytes))
-    log.info("clusterize: model needs about %.3f GB; %d cluster(s): %s; %d ring(s)",
+    log.info("clusterize: model needs about %.3g GB; %d cluster(s): %s; %d ring(s)",
              analysed.size_bytes / BYTES_PER_GB, len(clusters),
              "; ".join(", ".join(str(node.node_id) for node in cluster) for cluster in clusters), len(rings))
 

@@ -2,6 +2,7 @@
 
 import copy
 import logging
+import warnings
 
 import torch
 
@@ -16,7 +17,10 @@ def export_stage(stage, example_inputs):
     follows the traced path whatever its inputs and mode.
     """
     try:
-        scripted = torch.jit.script(stage.module)
+        with warnings.catch_warnings():
+            # Scripting any GraphModule warns about fx's own bookkeeping attributes; nothing to act on.
+            warnings.filterwarnings("ignore", message="The TorchScript type system doesn't support instance-level")
+            scripted = torch.jit.script(stage.module)
     except Exception as error:
         log.info("stage %d: torch.jit.script failed (%s: %s); falling back to torch.jit.trace, which fixes "
                  "data-dependent control flow and train/eval-dependent behaviour to the traced path",
