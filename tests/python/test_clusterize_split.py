@@ -160,6 +160,19 @@ def test_more_stages_than_cut_points_is_refused():
         split_and_export(analyse_model(model, (torch.randn(1, 2),)), [1.0] * 3)
 
 
+def test_no_stage_receives_a_tensor_it_modifies_in_place():
+    layers = [torch.nn.Linear(4, 4), torch.nn.ReLU(inplace=True), torch.nn.Linear(4, 4), torch.nn.ReLU(inplace=True),
+              torch.nn.Linear(4, 4)]
+    model, x = torch.nn.Sequential(*layers), torch.randn(2, 4)
+    analysed = analyse_model(model, (x,))
+    split = split_and_export(analysed, [1.0, 1.0, 1.0])
+    chain = StageChain(split.scripted, split.routings)
+    output = chain.forward(x)
+    chain.backward(torch.ones_like(output))  # autograd refuses in-place changes to a received input
+    with pytest.raises(ValueError, match="at most 3 stages"):
+        split_and_export(analysed, [1.0] * 4)
+
+
 def test_untraceable_model_error_names_the_operation_and_the_fix():
     class DataDependent(torch.nn.Module):
         def forward(self, x):

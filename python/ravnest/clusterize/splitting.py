@@ -7,7 +7,9 @@ How it works:
   activation it produces. Cut k is placed where the running cost is closest to the share of memory the
   first k nodes hold, leaving every stage at least one operation.
 - A cut may only cross tensors: a Python value (a size, a tuple) cannot travel between nodes, so places
-  where one would cross are never cut.
+  where one would cross are never cut. Nor is a tensor cut off from an operation that modifies it in
+  place (ReLU(inplace=True), `out += identity`): the receiving stage would modify an input it needs
+  gradients for, which autograd refuses.
 - Each stage becomes a GraphModule over the same submodules, at the same qualified names, so stage
   state-dict keys are the original model's. Values from other stages or model inputs become its
   arguments; values that later stages or the model output need become its outputs, always as a tuple.
@@ -18,6 +20,7 @@ keeping them inside the stage, and renames submodules (layer1.0.conv1 -> layer1_
 break state-dict names used by ring plans and model fusion.
 """
 
+import operator
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -27,6 +30,9 @@ import torch.fx
 from .memory import activation_bytes, state_bytes
 
 COMPUTE_OPS = ("call_module", "call_function", "call_method")
+IN_PLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv,
+                      operator.imod, operator.ipow, operator.iand, operator.ior, operator.ixor,
+                      operator.ilshift, operator.irshift, operator.imatmul}
 
 
 @dataclass
@@ -45,7 +51,7 @@ def split_model(graph_module, value_infos, ram_per_stage):
     """
     ops = [node for node in graph_module.graph.nodes if node.op in COMPUTE_OPS]
     costs = _operation_costs(graph_module, ops, value_infos)
-    cuts = _choose_cuts(costs, _cuttable_boundaries(ops, value_infos), ram_per_stage)
+    cuts = _choose_cuts(costs, _cuttable_boundaries(graph_module, ops, value_infos), ram_per_stage)
     bounds = list(zip([0] + [cut + 1 for cut in cuts], [cut + 1 for cut in cuts] + [len(ops)]))
     stages = [_build_stage(graph_module, index, ops[start:end]) for index, (start, end) in enumerate(bounds)]
     _refuse_shared_state(graph_module, stages)
@@ -83,16 +89,32 @@ def _attribute(module, qualified_name):
     return module
 
 
-def _cuttable_boundaries(ops, value_infos):
-    """Boundaries b (a cut after ops[b]) that only tensors cross."""
+def _cuttable_boundaries(graph_module, ops, value_infos):
+    """Boundaries b (a cut after ops[b]) that only tensors cross, none of them into an in-place operation."""
     position = {node: index for index, node in enumerate(ops)}
     blocked = set()
     for index, node in enumerate(ops):
-        if value_infos[node.name].is_tensor:
-            continue
-        last_use = max((position.get(user, len(ops)) for user in node.users), default=index)
-        blocked.update(range(index, last_use))
+        if not value_infos[node.name].is_tensor:
+            last_use = max((position.get(user, len(ops)) for user in node.users), default=index)
+            blocked.update(range(index, last_use))
+        mutated = _modified_in_place(graph_module, node)
+        if mutated in position:
+            blocked.update(range(position[mutated], index))
     return [b for b in range(len(ops) - 1) if b not in blocked]
+
+
+def _modified_in_place(graph_module, node):
+    """The graph value `node` modifies in place (always its first argument), or None."""
+    first = node.args[0] if node.args else None
+    if node.op == "call_module":
+        in_place = getattr(graph_module.get_submodule(node.target), "inplace", False) is True
+    elif node.op == "call_method":
+        in_place = node.target.endswith("_") and not node.target.endswith("__")
+    else:
+        name = getattr(node.target, "__name__", "")
+        in_place = (node.target in IN_PLACE_OPERATORS or node.kwargs.get("inplace") is True
+                    or (name.endswith("_") and not name.endswith("__")))
+    return first if in_place else None
 
 
 def _choose_cuts(costs, boundaries, ram_per_stage):
