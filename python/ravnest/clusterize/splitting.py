@@ -77,16 +77,10 @@ def _state_read_by(graph_module, node):
         tensors += list(module.parameters()) + list(module.buffers())
     for argument in node.all_input_nodes:
         if argument.op == "get_attr":
-            value = _attribute(graph_module, argument.target)
+            value = operator.attrgetter(argument.target)(graph_module)
             if isinstance(value, torch.Tensor):
                 tensors.append(value)
     return tensors
-
-
-def _attribute(module, qualified_name):
-    for atom in qualified_name.split("."):
-        module = getattr(module, atom)
-    return module
 
 
 def _cuttable_boundaries(graph_module, ops, value_infos):
