@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "comm/message_framing.h"
+#include "comm/receive_buffer_pool.h"
 #include "ravnest/common/error.h"
 #include "tensor/wire_header.h"
 
@@ -41,7 +42,7 @@ void PayloadAssembler::append(const uint8_t* data, size_t size) {
       offsetInCurrent_ = 0;
       continue;
     }
-    if (!target.bytes.defined()) target.bytes = at::empty({target.meta.byteCount}, at::kByte);
+    if (!target.bytes.defined()) target.bytes = ReceiveBufferPool::shared().take(target.meta.byteCount);
     const int64_t length = std::min<int64_t>(room, static_cast<int64_t>(size));
     std::memcpy(target.bytes.data_ptr<uint8_t>() + offsetInCurrent_, data, static_cast<size_t>(length));
     offsetInCurrent_ += length;
@@ -61,7 +62,7 @@ Message PayloadAssembler::finish() {
   message.tensors.reserve(tensors_.size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
     EncodedTensor& encoded = tensors_[i];
-    if (!encoded.bytes.defined()) encoded.bytes = at::empty({encoded.meta.byteCount}, at::kByte);
+    if (!encoded.bytes.defined()) encoded.bytes = ReceiveBufferPool::shared().take(encoded.meta.byteCount);
     message.tensors.push_back({std::move(names_[i]), decodeTensor(encoded, limits_)});
   }
   return message;

@@ -7,6 +7,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "comm/call_status.h"
+#include "comm/allocator_tuning.h"
 #include "comm/message_framing.h"
 #include "comm/server_state.h"
 #include "comm/transfer_call.h"
@@ -54,6 +55,7 @@ struct PeerClient::Impl {
 PeerClient::PeerClient(std::string selfName, std::string target, TransportOptions options) {
   RAVNEST_CHECK(!target.empty(), "a peer address is needed (host:port)");
   RAVNEST_CHECK(options.deadline.count() > 0, "the deadline must be positive");
+  detail::tuneAllocatorForStreaming();
   impl_ = std::make_unique<Impl>(std::move(selfName), std::move(target), std::move(options));
 }
 
@@ -68,6 +70,8 @@ void PeerClient::send(Message message, CodecKind codec) const {
   detail::TransferCall call(detail::frameMessage(message, codec, impl_->options.chunkBytes));
   grpc::ClientContext context;
   impl_->prepare(context);
+  // The call's metadata leaves with the first frame instead of in a packet of its own.
+  context.set_initial_metadata_corked(true);
   impl_->genericStub.PrepareBidiStreamingCall(&context, kTransferMethod, grpc::StubOptions(), &call);
   call.start();
   detail::throwIfFailed(call.wait(), impl_->self, impl_->target, "sending " + messageKindName(message.kind));

@@ -7,6 +7,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include "comm/allocator_tuning.h"
 #include "comm/message_framing.h"
 #include "comm/peer_service.h"
 #include "comm/server_state.h"
@@ -26,6 +27,7 @@ struct PeerServer::Impl {
 
 PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, TransportOptions options)
     : impl_(std::make_unique<Impl>(std::move(nodeName), std::move(options))) {
+  detail::tuneAllocatorForStreaming();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listenAddress, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->service);
@@ -33,6 +35,9 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
   builder.SetMaxSendMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
   // Without SO_REUSEPORT a second node on a port in use fails here instead of silently sharing it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, static_cast<int>(detail::kMaxFrameBytes));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, (1 << 24) - 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
     throw NetworkError("node " + impl_->state.node + " cannot listen on " + listenAddress +

@@ -8,10 +8,13 @@ void TransferCall::start() {
 }
 
 void TransferCall::writeNext() {
-  if (nextFrame_ < frames_.size()) {
-    StartWrite(&frames_[nextFrame_++]);
-  } else {
+  if (frames_.empty()) {
     StartWritesDone();
+  } else if (nextFrame_ + 1 < frames_.size()) {
+    StartWrite(&frames_[nextFrame_++]);
+  } else if (nextFrame_ + 1 == frames_.size()) {
+    // The last frame carries the half-close, which saves the server one more read.
+    StartWriteLast(&frames_[nextFrame_++], grpc::WriteOptions());
   }
 }
 

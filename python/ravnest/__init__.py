@@ -1,0 +1,40 @@
+"""ravnest: asynchronous pipeline-parallel training across clusters of ordinary PCs.
+
+A drop-in replacement for the original Ravnest API, on a C++ core (``ravnest._C``).
+"""
+
+from ravnest._C import (
+    ConfigError,
+    Error,
+    InvalidArgumentError,
+    NetworkError,
+    PeerClient,
+    PeerServer,
+    ProtocolError,
+    TimeoutError,
+    decode_tensor,
+    encode_tensor,
+    log_level,
+    set_log_level,
+)
+from ravnest.clusterize import clusterize
+from ravnest.utils import set_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Error",
+    "InvalidArgumentError",
+    "NetworkError",
+    "PeerClient",
+    "PeerServer",
+    "ProtocolError",
+    "TimeoutError",
+    "clusterize",
+    "decode_tensor",
+    "encode_tensor",
+    "log_level",
+    "set_log_level",
+    "set_seed",
+]

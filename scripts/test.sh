@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets everything up (scripts/setup.sh), then runs every C++ test (CTest) and every Python test (pytest).
+# Exits non-zero if anything fails.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${RAVNEST_BUILD_DIR:-$repo/build}
+"$repo/scripts/setup.sh" || exit 1
+
+status=0
+echo "== C++ tests (CTest)"
+ctest --test-dir "$build_dir" --output-on-failure -j "${RAVNEST_JOBS:-$(nproc)}" || status=1
+echo "== Python tests (pytest)"
+(cd "$repo/tests/python" && /usr/bin/python3 -m pytest -q -p no:cacheprovider) || status=1
+
+if [ $status -ne 0 ]; then echo "test.sh: FAILED" >&2; fi
+exit $status

@@ -1,0 +1,229 @@
+// Transport benchmark: ravnest's gRPC transport against baselines measured in the same run, between two
+// processes on this machine over loopback.
+//   1. Throughput of 64 MiB float32 tensors, against a plain TCP socket sending the same bytes.
+//   2. Round trip of a 1 KiB tensor (there and back through both nodes' inboxes), against a bare gRPC
+//      unary ping carrying 1 KiB.
+// Run: build/tests/benchmarks/ravnest_transport_benchmark [--iterations N]
+// The parent process starts a copy of itself with --serve as the receiving peer.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ravnest/comm/peer_client.h"
+#include "ravnest/comm/peer_server.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int64_t kBulkBytes = int64_t{64} << 20;
+constexpr int64_t kSmallBytes = 1024;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// False when the peer closed the connection first.
+bool readFully(int socket, void* buffer, size_t size) {
+  auto* cursor = static_cast<char*>(buffer);
+  while (size > 0) {
+    const ssize_t got = recv(socket, cursor, size, 0);
+    if (got <= 0) return false;
+    cursor += got;
+    size -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+void writeFully(int socket, const void* buffer, size_t size) {
+  const auto* cursor = static_cast<const char*>(buffer);
+  while (size > 0) {
+    const ssize_t sent = send(socket, cursor, size, MSG_NOSIGNAL);
+    if (sent <= 0) throw std::runtime_error("tcp send failed");
+    cursor += sent;
+    size -= static_cast<size_t>(sent);
+  }
+}
+
+int listenOnLoopback(int* port) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(listener, 1) != 0) {
+    throw std::runtime_error("cannot listen on loopback");
+  }
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  *port = ntohs(address.sin_port);
+  return listener;
+}
+
+/// The baseline receiver: reads length-prefixed blobs into one buffer and acknowledges each with a byte.
+void serveTcp(int listener) {
+  const int connection = accept(listener, nullptr, nullptr);
+  std::vector<char> buffer(kBulkBytes);
+  uint64_t size = 0;
+  while (readFully(connection, &size, sizeof(size)) && size <= buffer.size() &&
+         readFully(connection, buffer.data(), size)) {
+    const char ack = 1;
+    writeFully(connection, &ack, 1);
+  }
+}
+
+/// Child process: a ravnest peer that drains bulk messages and echoes control messages back to the parent.
+int serve(const std::string& echoTarget) {
+  ravnest::PeerServer server("bench_receiver", "127.0.0.1:0");
+  int tcpPort = 0;
+  const int listener = listenOnLoopback(&tcpPort);
+  std::printf("PORT %d TCP %d\n", server.port(), tcpPort);
+  std::fflush(stdout);
+  std::thread tcp([listener] { serveTcp(listener); });
+  std::thread drain([&server] {
+    for (;;) server.inbox(ravnest::MessageKind::kActivation).pop(std::chrono::seconds(1));
+  });
+  ravnest::PeerClient echo("bench_receiver", echoTarget);
+  for (;;) {
+    auto message = server.inbox(ravnest::MessageKind::kControl).pop(std::chrono::seconds(1));
+    if (message) echo.send(std::move(*message));
+  }
+}
+
+struct Child {
+  pid_t pid;
+  int port;
+  int tcpPort;
+};
+
+Child startChild(const char* self, int parentPort) {
+  int pipeEnds[2];
+  if (pipe(pipeEnds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipeEnds[1], STDOUT_FILENO);
+    const std::string target = "127.0.0.1:" + std::to_string(parentPort);
+    execl(self, self, "--serve", target.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(pipeEnds[1]);
+  FILE* output = fdopen(pipeEnds[0], "r");
+  Child child{pid, 0, 0};
+  if (std::fscanf(output, "PORT %d TCP %d", &child.port, &child.tcpPort) != 2) {
+    throw std::runtime_error("benchmark peer did not start");
+  }
+  return child;
+}
+
+double tcpThroughput(int port, const at::Tensor& payload, int iterations) {
+  const int connection = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(connection, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    throw std::runtime_error("cannot connect to the tcp baseline");
+  }
+  const int one = 1;
+  setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  const uint64_t size = static_cast<uint64_t>(payload.nbytes());
+  auto sendOnce = [&] {
+    writeFully(connection, &size, sizeof(size));
+    writeFully(connection, payload.data_ptr(), size);
+    char ack = 0;
+    if (!readFully(connection, &ack, 1)) throw std::runtime_error("the tcp baseline peer went away");
+  };
+  sendOnce();  // warm-up
+  const auto start = Clock::now();
+  for (int i = 0; i < iterations; ++i) sendOnce();
+  const double seconds = secondsSince(start);
+  close(connection);
+  return static_cast<double>(size) * iterations / seconds;
+}
+
+double ravnestThroughput(const ravnest::PeerClient& client, const at::Tensor& payload, int iterations) {
+  auto sendOnce = [&] {
+    ravnest::Message message;
+    message.tensors.push_back({"activations", payload});
+    client.send(std::move(message));
+  };
+  sendOnce();  // warm-up: connects the channel
+  const auto start = Clock::now();
+  for (int i = 0; i < iterations; ++i) sendOnce();
+  return static_cast<double>(payload.nbytes()) * iterations / secondsSince(start);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+double ravnestRoundTrip(const ravnest::PeerClient& client, ravnest::PeerServer& self, int iterations) {
+  const at::Tensor payload = at::randn({kSmallBytes / 4});
+  std::vector<double> seconds;
+  for (int i = 0; i < iterations + 10; ++i) {
+    ravnest::Message message;
+    message.kind = ravnest::MessageKind::kControl;
+    message.id = static_cast<uint64_t>(i);
+    message.tensors.push_back({"x", payload});
+    const auto start = Clock::now();
+    client.send(std::move(message));
+    auto echoed = self.inbox(ravnest::MessageKind::kControl).pop(std::chrono::seconds(10));
+    if (!echoed || echoed->id != static_cast<uint64_t>(i)) throw std::runtime_error("echo lost");
+    if (i >= 10) seconds.push_back(secondsSince(start));
+  }
+  return median(seconds);
+}
+
+double grpcPingRoundTrip(const ravnest::PeerClient& client, int iterations) {
+  const std::string payload(kSmallBytes, 'p');
+  std::vector<double> seconds;
+  for (int i = 0; i < iterations + 10; ++i) {
+    const auto start = Clock::now();
+    client.ping(payload);
+    if (i >= 10) seconds.push_back(secondsSince(start));
+  }
+  return median(seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--serve") return serve(argv[2]);
+  int iterations = 20;
+  if (argc == 3 && std::string(argv[1]) == "--iterations") iterations = std::max(1, std::atoi(argv[2]));
+
+  ravnest::PeerServer self("bench_sender", "127.0.0.1:0");
+  const Child child = startChild("/proc/self/exe", self.port());
+  ravnest::PeerClient client("bench_sender", "127.0.0.1:" + std::to_string(child.port));
+  const at::Tensor bulk = at::randn({kBulkBytes / 4});
+
+  const double tcp = tcpThroughput(child.tcpPort, bulk, iterations);
+  const double ours = ravnestThroughput(client, bulk, iterations);
+  const double pingSeconds = grpcPingRoundTrip(client, 500);
+  const double roundTripSeconds = ravnestRoundTrip(client, self, 500);
+  kill(child.pid, SIGKILL);
+  waitpid(child.pid, nullptr, 0);
+
+  std::printf("64 MiB float32 tensors, %d sends between two processes over loopback\n", iterations);
+  std::printf("  raw TCP socket       %8.1f MB/s\n", tcp / 1e6);
+  std::printf("  ravnest transport    %8.1f MB/s\n", ours / 1e6);
+  std::printf("  ratio ravnest/tcp    %8.2f x   (bar: >= 0.50)\n", ours / tcp);
+  std::printf("1 KiB round trip, median of 500\n");
+  std::printf("  bare gRPC unary ping %8.1f us\n", pingSeconds * 1e6);
+  std::printf("  ravnest tensor echo  %8.1f us   (send + echo back through both inboxes)\n", roundTripSeconds * 1e6);
+  std::printf("  ratio ping/ravnest   %8.2f x\n", pingSeconds / roundTripSeconds);
+  return 0;
+}
