@@ -45,7 +45,11 @@ fi
 python_dir=${RAVNEST_PYTHON_DIR:-$default_python_dir}
 
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, so that every clone (CI's included) shares one compiler cache.
+  export CCACHE_BASEDIR="$repo"
+fi
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" "${launcher[@]}" \
     -DPython3_EXECUTABLE="$python" -DCMAKE_INSTALL_PREFIX="$prefix" -DRAVNEST_PYTHON_INSTALL_DIR="$python_dir"
