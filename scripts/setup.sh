@@ -23,7 +23,7 @@ packages=(
   build-essential cmake ccache pkg-config
   libtorch-dev python3-torch libopenblas0-pthread
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  pybind11-dev python3-dev libspdlog-dev libgtest-dev
+  pybind11-dev python3-dev libspdlog-dev libgtest-dev nlohmann-json3-dev
   python3-pytest python3-numpy python3-sklearn python3-torchvision python3-tqdm python3-matplotlib
 )
 missing=()

@@ -18,6 +18,9 @@ from ravnest._C import (
     set_log_level,
 )
 from ravnest.clusterize import clusterize
+from ravnest.fusion import model_fusion
+from ravnest.node import Node
+from ravnest.trainer import Trainer
 from ravnest.utils import set_seed
 
 __version__ = "0.1.0"
@@ -27,14 +30,17 @@ __all__ = [
     "Error",
     "InvalidArgumentError",
     "NetworkError",
+    "Node",
     "PeerClient",
     "PeerServer",
     "ProtocolError",
     "TimeoutError",
+    "Trainer",
     "clusterize",
     "decode_tensor",
     "encode_tensor",
     "log_level",
+    "model_fusion",
     "set_log_level",
     "set_seed",
 ]

@@ -6,3 +6,4 @@
 void bindErrors(pybind11::module_& m);
 void bindTransport(pybind11::module_& m);
 void bindCluster(pybind11::module_& m);
+void bindNode(pybind11::module_& m);

@@ -13,4 +13,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("log_level", &ravnest::logLevel, "The current log level's name.");
   bindTransport(m);
   bindCluster(m);
+  bindNode(m);
 }

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ravnest {
+
+/// One node of a cluster, in stage order.
+struct ClusterMember {
+  int nodeId = 0;
+  std::string address;  // host:port
+
+  /// "node_<id>": the name the node declares itself by.
+  std::string name() const { return "node_" + std::to_string(nodeId); }
+};
+
+/// What a node reads from node_data/nodes/node_<id>.json (see docs/node_data.md): where it listens, where its
+/// stage lives, its place in its cluster.
+struct NodeConfig {
+  int nodeId = 0;
+  std::string localHost;
+  int localPort = 0;
+  std::string templatePath;  // stage folder, with a trailing '/'
+  int rank = 0;              // cluster id
+  int ringSize = 1;          // number of clusters
+  int clusterLength = 1;     // nodes in this cluster
+  bool isRoot = false;
+  bool isLeaf = false;
+  int stageIndex = 0;
+  std::vector<ClusterMember> clusterNodes;  // stage k is entry k
+  std::string submoduleFile = "submod.pt";
+  std::string routingFile = "routing.json";
+
+  std::string name() const { return "node_" + std::to_string(nodeId); }
+  std::string listenAddress() const { return localHost + ":" + std::to_string(localPort); }
+  std::string submodulePath() const { return templatePath + submoduleFile; }
+  std::string routingPath() const { return templatePath + routingFile; }
+};
+
+/// Reads and validates a node JSON file. `template_path` stays relative to the working directory, as
+/// clusterize wrote it. Throws ConfigError naming the file and the key when the file is missing, is not
+/// JSON, or lacks a key or has one of the wrong type.
+NodeConfig loadNodeConfig(const std::string& path);
+
+}  // namespace ravnest

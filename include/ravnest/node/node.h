@@ -1,0 +1,75 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ravnest/comm/message.h"
+#include "ravnest/config/node_config.h"
+#include "ravnest/config/stage_routing.h"
+#include "ravnest/node/node_options.h"
+#include "ravnest/pipeline/stage.h"
+
+namespace ravnest {
+
+/// One provider of a cluster: its stage, its server and clients, and its compute thread (see
+/// docs/threading.md). The role follows from the node JSON: the root feeds micro-batches, stems pass
+/// activations forward and gradients back, the leaf computes the loss; a one-node cluster is root and leaf.
+///
+/// Lifecycle: the constructor loads everything and starts listening; start() starts the compute thread,
+/// which first waits for the peers. The root feeds work with forwardCompute()/evaluateBatch() and ends
+/// training with finishTraining(), which sends the shutdown marker down the pipeline; the other nodes wait in
+/// waitUntilStopped(). When any node fails (a hook throws, a peer is lost) it tells the other nodes of its
+/// cluster, and every waiting call on every node throws the failure.
+class Node {
+ public:
+  /// Reads `configPath` (node_data/nodes/node_<id>.json) and the routing it points to, relative to the
+  /// working directory; loads the stage onto `options.device`; listens on the node's address.
+  /// Throws ConfigError for bad metadata, NetworkError when the address cannot be bound.
+  Node(const std::string& configPath, NodeOptions options = {});
+  /// Stops the compute thread and the server. Must not run while a hook is waiting for this thread.
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  /// Starts the compute thread. The leaf needs `hooks.leaf`; without `hooks.optimizer` weights stay fixed.
+  /// Throws InvalidArgumentError for missing hooks or a second call.
+  void start(NodeHooks hooks);
+
+  /// Root only: feeds one training micro-batch (the model inputs by graph name) of `epoch`. Waits while the
+  /// in-flight limit is reached. Thread-safe with the compute thread; call from one feeding thread.
+  /// Throws the node's failure, TimeoutError after options.backwardTimeout, InvalidArgumentError on
+  /// non-root nodes or for missing inputs.
+  void forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch);
+  /// Root only: feeds one validation micro-batch (no backward pass). Throws like forwardCompute().
+  void evaluateBatch(std::vector<NamedTensor> modelInputs, int64_t epoch);
+  /// Root only: marks the end of a validation pass; the leaf then reports its result.
+  void endEvaluation(int64_t epoch);
+  /// Root only: waits until every fed micro-batch finished its backward pass. Throws like forwardCompute().
+  void waitForBackwards();
+  /// Root only: waits for the backward passes, then sends the shutdown marker down the pipeline (every node
+  /// saves its submodel first when `save`) and waits until this node stopped. Throws the node's failure.
+  void finishTraining(bool save);
+
+  /// Waits up to `timeout` for the compute thread to stop. Returns true once it stopped after the shutdown
+  /// marker; throws the failure when it stopped because of one. Thread-safe.
+  bool waitUntilStopped(std::chrono::milliseconds timeout);
+
+  /// Whether the shutdown marker asked every node to save its submodel.
+  bool saveRequested() const;
+
+  const NodeConfig& config() const;
+  const StageRouting& routing() const;
+  /// The stage's module. Touch its tensors only while the compute thread is not running.
+  Stage& stage();
+  /// The port the node listens on.
+  int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ravnest

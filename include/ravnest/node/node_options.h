@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include <c10/core/Device.h>
+
+#include "ravnest/comm/transport_options.h"
+#include "ravnest/pipeline/hooks.h"
+
+namespace ravnest {
+
+/// How a node trains. The defaults follow the original Ravnest.
+struct NodeOptions {
+  c10::Device device{c10::kCPU};
+  /// Backward passes per optimizer step (gradient accumulation).
+  int updateFrequency = 1;
+  /// Training micro-batches the root lets into the pipeline at once; 0 means the cluster's length. 1 makes
+  /// training synchronous: every micro-batch finishes its backward pass before the next one starts.
+  int maxInFlight = 0;
+  /// true: the learning-rate scheduler steps when an epoch ends; false: after every optimizer step.
+  bool lrStepOnEpochChange = true;
+  /// Sends floating activations and gradients as fp16.
+  bool compression = false;
+  TransportOptions transport;
+  /// How long a node waits for its peers to come up.
+  std::chrono::milliseconds startupTimeout{std::chrono::seconds(120)};
+  /// Longest wait for room in the pipeline or for the outstanding backward passes.
+  std::chrono::milliseconds backwardTimeout{std::chrono::minutes(30)};
+  /// How long a peer may stay unreachable while this node is idle before the node gives up on it.
+  std::chrono::milliseconds peerLossGrace{std::chrono::seconds(5)};
+};
+
+/// The user code a node calls. The optimizer is needed to train; the leaf hook is needed on the leaf.
+struct NodeHooks {
+  std::shared_ptr<OptimizerHook> optimizer;
+  std::shared_ptr<LrSchedulerHook> lrScheduler;
+  std::shared_ptr<LeafHook> leaf;
+};
+
+}  // namespace ravnest

@@ -1,0 +1,112 @@
+"""The leaf's hooks: the loss against the next labels, and validation scored by a metric.
+
+The C++ compute thread calls these (holding the GIL) with the model-output values by graph name; the model
+output is rebuilt from the routing's `model_output` structure, so criteria see what the unsplit model returns.
+"""
+
+import logging
+
+import torch
+
+from ravnest.routing_runtime import build_output
+
+log = logging.getLogger("ravnest.node")
+
+VAL_ACCURACIES_FILE = "val_accuracies.txt"
+
+
+def top1_accuracy(outputs, targets):
+    """Share of rows whose largest score is the target class; targets are class indices or one-hot rows.
+
+    `targets` may be a whole batch from a loader, `(inputs, labels)`: the labels are its last item.
+    """
+    if isinstance(outputs, (tuple, list)):
+        outputs = outputs[0]
+    if isinstance(targets, (tuple, list)):
+        targets = targets[-1]
+    targets = targets.to(outputs.device)
+    if targets.shape == outputs.shape and outputs.dim() > 1:
+        targets = targets.argmax(dim=-1)
+    predicted = outputs.argmax(dim=-1)
+    return (predicted == targets.reshape(predicted.shape)).float().mean().item()
+
+
+class EpochIterator:
+    """Hands out batches of an iterable in order, starting over when an epoch begins or the data ends."""
+
+    def __init__(self, iterable, what):
+        if iterable is None:
+            raise ValueError(f"the leaf node needs {what}")
+        self._iterable = iterable
+        self._iterator = None
+        self._epoch = None
+
+    def next_for(self, epoch=None):
+        if self._iterator is None or (epoch is not None and epoch != self._epoch):
+            self._restart(epoch)
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._restart(epoch)
+            return next(self._iterator)
+
+    def restart(self):
+        self._iterator = None
+
+    def _restart(self, epoch):
+        self._iterator = iter(self._iterable)
+        self._epoch = epoch
+
+
+class LeafHooks:
+    """Loss, labels and validation on the leaf; the optimizer hooks come from the node's hooks object."""
+
+    def __init__(self, routing, criterion, labels, test_labels, update_frequency, loss_filename, metric):
+        if criterion is None:
+            raise ValueError("the leaf node needs a criterion: Node(..., criterion=loss_fn)")
+        self._structure = routing["model_output"]
+        self._criterion = criterion
+        self._labels = EpochIterator(labels, "labels: Node(..., labels=train_loader)")
+        self._test_labels = None if test_labels is None else EpochIterator(test_labels, "test_labels")
+        self._update_frequency = update_frequency
+        self._loss_filename = loss_filename
+        self._metric = metric or top1_accuracy
+        self._backward_passes = 0
+        self._score_sum = 0.0
+        self._scored_rows = 0
+        self.val_accuracies = []
+
+    def loss(self, values, epoch):
+        outputs = build_output(self._structure, values)
+        loss = self._criterion(outputs, self._labels.next_for(epoch))
+        self._backward_passes += 1
+        if self._backward_passes % self._update_frequency == 0:
+            with open(self._loss_filename, "a") as file:
+                file.write(f"{loss.item()}\n")
+        return loss
+
+    def evaluate_batch(self, values, epoch):
+        if self._test_labels is None:
+            raise ValueError("validation reached the leaf, which has no test_labels: Node(..., test_labels=val_loader)")
+        outputs = build_output(self._structure, values)
+        rows = _rows(outputs)
+        self._score_sum += float(self._metric(outputs, self._test_labels.next_for())) * rows
+        self._scored_rows += rows
+
+    def end_evaluation(self):
+        accuracy = self._score_sum / max(self._scored_rows, 1)
+        self._score_sum, self._scored_rows = 0.0, 0
+        if self._test_labels is not None:
+            self._test_labels.restart()
+        self.val_accuracies.append(accuracy)
+        with open(VAL_ACCURACIES_FILE, "a") as file:
+            file.write(f"{accuracy}\n")
+        print(f"Validation accuracy: {accuracy:.4f}", flush=True)
+
+
+def _rows(outputs):
+    while isinstance(outputs, (tuple, list)):
+        outputs = outputs[0]
+    if isinstance(outputs, dict):
+        return _rows(next(iter(outputs.values())))
+    return outputs.shape[0] if isinstance(outputs, torch.Tensor) and outputs.dim() > 0 else 1

@@ -1,0 +1,195 @@
+"""ravnest.Node: one provider of a pipeline cluster, with the original Ravnest's arguments.
+
+The C++ runtime (ravnest._C.Node) runs the stage, the transport and the compute thread; this class builds the
+user's optimizer and scheduler on the stage's parameters (the very tensors the C++ stage updates) and hands
+the hooks the compute thread calls. See docs/threading.md.
+"""
+
+import atexit
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from ravnest import _C
+from ravnest.leaf import VAL_ACCURACIES_FILE, LeafHooks
+
+log = logging.getLogger("ravnest.node")
+
+NODE_DATA = "node_data"
+TRAINED_FOLDER = "trained"
+# How often a serving node's main thread wakes to let Python handle signals (Ctrl-C).
+_SERVE_WAKE_SECONDS = 0.5
+
+
+class _Hooks:
+    """What the compute thread calls: the optimizer and scheduler, and on the leaf the loss and metric."""
+
+    def __init__(self, optimizer, scheduler, leaf):
+        if optimizer is not None:
+            self.optimizer_step = optimizer.step
+            self.zero_grad = optimizer.zero_grad
+        if scheduler is not None:
+            self.lr_step = scheduler.step
+        if leaf is not None:
+            self.loss = leaf.loss
+            self.evaluate_batch = leaf.evaluate_batch
+            self.end_evaluation = leaf.end_evaluation
+
+
+class Node:
+    """A provider. `name='node_<id>'` selects node_data/nodes/node_<id>.json; its role follows from that file.
+
+    Extra keyword arguments (ours): `max_in_flight` (training micro-batches in the pipeline at once; default
+    the cluster length, 1 is synchronous), `metric(outputs, targets)` (validation score of one batch; default
+    top-1 accuracy), `node_data` (folder, default node_data), `startup_timeout`, `peer_loss_grace`,
+    `send_deadline` (seconds).
+    """
+
+    def __init__(self, name=None, model=None, optimizer=None, optimizer_params={}, lr_scheduler=None,
+                 lr_scheduler_params={}, lr_step_on_epoch_change=True, criterion=None, update_frequency=1,
+                 reduce_factor=None, labels=None, test_labels=None, device=torch.device('cpu'),
+                 loss_filename='losses.txt', compression=False, average_optim=False, **kwargs):
+        if name is None:
+            raise ValueError("Node needs the name clusterize gave it: Node(name='node_0', ...)")
+        if model is not None:
+            log.warning("%s: `model` is ignored; the stage is loaded from node_data", name)
+        config_path = Path(kwargs.pop("node_data", NODE_DATA)) / "nodes" / f"{name}.json"
+        self.name = name
+        self.device = torch.device(device)
+        self.update_frequency = update_frequency
+        self.reduce_factor = reduce_factor
+        self.average_optim = average_optim
+        self.loss_filename = loss_filename
+        metric = kwargs.pop("metric", None)
+        _remove_previous_outputs(loss_filename)
+        self._node = _C.Node(str(config_path), device=str(self.device), update_frequency=update_frequency,
+                             max_in_flight=kwargs.pop("max_in_flight", 0),
+                             lr_step_on_epoch_change=lr_step_on_epoch_change, compression=compression,
+                             startup_timeout=kwargs.pop("startup_timeout", 120.0),
+                             peer_loss_grace=kwargs.pop("peer_loss_grace", 5.0),
+                             send_deadline=kwargs.pop("send_deadline", 60.0))
+        if kwargs:
+            log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
+        self.routing = json.loads(Path(self._node.routing_path).read_text())
+        self.optimizer = optimizer(self.parameters(), **optimizer_params) if optimizer is not None else None
+        self.lr_scheduler = None
+        if lr_scheduler is not None:
+            if self.optimizer is None:
+                raise ValueError(f"{name}: an lr_scheduler needs an optimizer")
+            self.lr_scheduler = lr_scheduler(self.optimizer, **lr_scheduler_params)
+        self.leaf = None
+        if self.is_leaf:
+            self.leaf = LeafHooks(self.routing, criterion, labels, test_labels, update_frequency, loss_filename,
+                                  metric)
+        self.epoch = 0
+        self._save_requested = False
+        self._finished = False
+        self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf))
+        if self.is_root:
+            atexit.register(self._finish_at_exit)
+
+    # Role and stage ------------------------------------------------------------------------------------------
+    is_root = property(lambda self: self._node.is_root)
+    is_leaf = property(lambda self: self._node.is_leaf)
+    node_id = property(lambda self: self._node.node_id)
+    cluster_id = property(lambda self: self._node.rank)
+    stage_index = property(lambda self: self._node.stage_index)
+    cluster_length = property(lambda self: self._node.cluster_length)
+    node_type = property(lambda self: "root" if self.is_root else "leaf" if self.is_leaf else "stem")
+
+    def parameters(self):
+        """The stage's parameters: the tensors the C++ stage trains (no copies)."""
+        return [tensor for _, tensor in self._node.named_parameters()]
+
+    def state_dict(self):
+        """The stage's parameters and buffers under the original model's keys, as detached copies."""
+        named = self._node.named_parameters() + self._node.named_buffers()
+        return {key: tensor.detach().clone() for key, tensor in named}
+
+    # Root: feeding the pipeline -----------------------------------------------------------------------------
+    def forward_compute(self, tensors=None, **kwargs):
+        """Root: feeds one training micro-batch; waits while `cluster_length` micro-batches are in flight."""
+        self._node.forward_compute(self._model_inputs(tensors, kwargs), self.epoch)
+
+    def no_grad_forward_compute(self, tensors=None, output_type=None, **kwargs):
+        """Root: feeds one validation micro-batch; the leaf scores it against its next `test_labels` batch."""
+        self._node.evaluate_batch(self._model_inputs(tensors, kwargs), self.epoch)
+
+    def end_validation(self):
+        """Root: ends a validation pass; the leaf writes its accuracy to val_accuracies.txt."""
+        self._node.end_evaluation(self.epoch)
+
+    def wait_for_backwards(self):
+        """Root: blocks until every micro-batch fed so far finished its backward pass; ends the epoch."""
+        self._node.wait_for_backwards()
+        self.epoch += 1
+
+    def trigger_save_submodel(self):
+        """Every node saves its submodel to trained/ when training ends (see model_fusion)."""
+        self._save_requested = True
+
+    def update_with_latest_weights(self):
+        """Kept for compatibility: a stage always trains and evaluates on its latest weights."""
+
+    def reset(self):
+        """Kept for compatibility: a node has no per-run state to clear between epochs."""
+
+    # End of training ----------------------------------------------------------------------------------------
+    def serve(self):
+        """Stems and leaves: works until the root's shutdown, then saves the submodel if asked."""
+        while not self._node.wait_until_stopped(_SERVE_WAKE_SECONDS):
+            pass
+        self._finished = True
+        if self._node.save_requested:
+            self.save_submodel()
+
+    def shutdown(self):
+        """Root: waits for the outstanding backward passes and shuts the pipeline down (idempotent)."""
+        if self._finished:
+            return
+        self._finished = True
+        self._node.finish_training(self._save_requested)
+        if self._save_requested:
+            self.save_submodel()
+
+    def save_submodel(self):
+        folder = Path(TRAINED_FOLDER) / f"cluster_{self.cluster_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"submod_{self.stage_index}.pt"
+        torch.save(self.state_dict(), path)
+        return path
+
+    def _finish_at_exit(self):
+        try:
+            self.shutdown()
+        except _C.Error as error:
+            log.error("%s: %s", self.name, error)
+
+    def _model_inputs(self, tensors, kwargs):
+        if not self.is_root:
+            raise RuntimeError(f"{self.name} is a {self.node_type}: only the root feeds data")
+        if isinstance(tensors, dict):
+            kwargs = {**tensors, **kwargs}
+            tensors = None
+        args = [] if tensors is None else [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+        inputs = {}
+        for entry in self.routing["model_inputs"]:
+            if entry["position"] < len(args):
+                value = args[entry["position"]]
+            elif entry["keyword"] in kwargs:
+                value = kwargs[entry["keyword"]]
+            else:
+                raise ValueError(f"{self.name}: the model input '{entry['keyword']}' is missing")
+            inputs[entry["name"]] = value.to(self.device)
+        return inputs
+
+
+def _remove_previous_outputs(loss_filename):
+    for path in (loss_filename, VAL_ACCURACIES_FILE):
+        if os.path.exists(path):
+            os.remove(path)
+    shutil.rmtree(TRAINED_FOLDER, ignore_errors=True)

@@ -1,0 +1,198 @@
+// Python bindings of the pipeline node. Blocking calls release the GIL; the hooks the compute thread calls
+// take it, and turn a Python exception into a ravnest::Error that stops the node with the Python message.
+#include "bindings.h"
+
+#include <pybind11/stl.h>
+#include <torch/csrc/utils/pybind.h>
+
+#include <chrono>
+#include <memory>
+
+#include "ravnest/common/error.h"
+#include "ravnest/node/node.h"
+
+namespace py = pybind11;
+
+namespace {
+
+/// Every hook of a node, implemented by one Python object with the methods optimizer_step, zero_grad,
+/// lr_step, loss, evaluate_batch and end_evaluation (see ravnest/node.py).
+class PythonHooks final : public ravnest::OptimizerHook,
+                          public ravnest::LrSchedulerHook,
+                          public ravnest::LeafHook {
+ public:
+  PythonHooks(py::object target, std::string nodeName) : target_(std::move(target)), nodeName_(std::move(nodeName)) {}
+  ~PythonHooks() override {
+    py::gil_scoped_acquire gil;
+    target_ = py::object();
+  }
+
+  void step() override { call("optimizer_step"); }
+  void zeroGrad() override { call("zero_grad"); }
+  at::Tensor loss(const std::vector<ravnest::NamedTensor>& modelOutput, const ravnest::MicroBatchInfo& info) override {
+    at::Tensor result;
+    call("loss", [&](py::object method) {
+      result = method(asDict(modelOutput), info.epoch).cast<at::Tensor>();
+    });
+    return result;
+  }
+  void evaluateBatch(const std::vector<ravnest::NamedTensor>& modelOutput,
+                     const ravnest::MicroBatchInfo& info) override {
+    call("evaluate_batch", [&](py::object method) { method(asDict(modelOutput), info.epoch); });
+  }
+  void endEvaluation() override { call("end_evaluation"); }
+
+ private:
+  /// The lr scheduler's step() has the same C++ name as the optimizer's, so the scheduler goes through this.
+  class LrStep final : public ravnest::LrSchedulerHook {
+   public:
+    explicit LrStep(std::shared_ptr<PythonHooks> hooks) : hooks_(std::move(hooks)) {}
+    void step() override { hooks_->call("lr_step"); }
+
+   private:
+    std::shared_ptr<PythonHooks> hooks_;
+  };
+
+ public:
+  static ravnest::NodeHooks asNodeHooks(py::object target, const std::string& nodeName) {
+    auto hooks = std::make_shared<PythonHooks>(target, nodeName);
+    ravnest::NodeHooks result;
+    if (py::hasattr(target, "optimizer_step")) result.optimizer = hooks;
+    if (py::hasattr(target, "lr_step")) result.lrScheduler = std::make_shared<LrStep>(hooks);
+    if (py::hasattr(target, "loss")) result.leaf = hooks;
+    return result;
+  }
+
+ private:
+  static py::dict asDict(const std::vector<ravnest::NamedTensor>& tensors) {
+    py::dict result;
+    for (const auto& named : tensors) result[py::str(named.name)] = named.tensor;
+    return result;
+  }
+
+  void call(const char* name) {
+    call(name, [](py::object method) { method(); });
+  }
+
+  template <typename Body>
+  void call(const char* name, Body&& body) {
+    py::gil_scoped_acquire gil;
+    try {
+      body(target_.attr(name));
+    } catch (py::error_already_set& e) {
+      throw ravnest::Error("the user's " + std::string(name) + " hook raised " + e.what());
+    } catch (const py::cast_error& e) {
+      throw ravnest::Error("the user's " + std::string(name) + " hook returned the wrong type: " + e.what());
+    }
+  }
+
+  py::object target_;
+  std::string nodeName_;
+};
+
+/// Deletes a node with the GIL released: its compute thread may be waiting for the GIL in a hook.
+struct ReleaseGilDeleter {
+  void operator()(ravnest::Node* node) const {
+    py::gil_scoped_release released;
+    delete node;
+  }
+};
+
+std::vector<ravnest::NamedTensor> namedTensors(const py::dict& tensors) {
+  std::vector<ravnest::NamedTensor> result;
+  for (const auto& [name, tensor] : tensors) {
+    result.push_back({py::cast<std::string>(name), py::cast<at::Tensor>(tensor)});
+  }
+  return result;
+}
+
+std::chrono::milliseconds seconds(double value) {
+  RAVNEST_CHECK(value > 0, "timeouts must be positive, got ", value);
+  return std::chrono::milliseconds(static_cast<int64_t>(value * 1000));
+}
+
+py::list namedList(const std::vector<std::pair<std::string, at::Tensor>>& named) {
+  py::list result;
+  for (const auto& [name, tensor] : named) result.append(py::make_tuple(name, tensor));
+  return result;
+}
+
+}  // namespace
+
+void bindNode(py::module_& m) {
+  using ravnest::Node;
+  py::class_<Node, std::unique_ptr<Node, ReleaseGilDeleter>>(
+      m, "Node", "One provider of a pipeline cluster (the C++ runtime behind ravnest.Node).")
+      .def(py::init([](const std::string& configPath, const std::string& device, int updateFrequency,
+                       int maxInFlight, bool lrStepOnEpochChange, bool compression, double startupTimeout,
+                       double backwardTimeout, double peerLossGrace, double sendDeadline,
+                       const std::string& authToken) {
+             ravnest::NodeOptions options;
+             options.device = c10::Device(device);
+             options.updateFrequency = updateFrequency;
+             options.maxInFlight = maxInFlight;
+             options.lrStepOnEpochChange = lrStepOnEpochChange;
+             options.compression = compression;
+             options.startupTimeout = seconds(startupTimeout);
+             options.backwardTimeout = seconds(backwardTimeout);
+             options.peerLossGrace = seconds(peerLossGrace);
+             options.transport.deadline = seconds(sendDeadline);
+             options.transport.authToken = authToken;
+             py::gil_scoped_release released;
+             return std::unique_ptr<Node, ReleaseGilDeleter>(new Node(configPath, options));
+           }),
+           py::arg("config_path"), py::arg("device") = "cpu", py::arg("update_frequency") = 1,
+           py::arg("max_in_flight") = 0, py::arg("lr_step_on_epoch_change") = true, py::arg("compression") = false,
+           py::arg("startup_timeout") = 120.0, py::arg("backward_timeout") = 1800.0,
+           py::arg("peer_loss_grace") = 5.0, py::arg("send_deadline") = 60.0, py::arg("auth_token") = "",
+           "Loads the node JSON, its routing and its stage, and starts listening.")
+      .def(
+          "start",
+          [](Node& node, py::object hooks) {
+            auto nodeHooks = PythonHooks::asNodeHooks(std::move(hooks), node.config().name());
+            py::gil_scoped_release released;
+            node.start(std::move(nodeHooks));
+          },
+          py::arg("hooks"), "Starts the compute thread with the hooks object (see ravnest/node.py).")
+      .def(
+          "forward_compute",
+          [](Node& node, const py::dict& inputs, int64_t epoch) {
+            auto tensors = namedTensors(inputs);
+            py::gil_scoped_release released;
+            node.forwardCompute(std::move(tensors), epoch);
+          },
+          py::arg("inputs"), py::arg("epoch"), "Root: feeds a training micro-batch (model inputs by graph name).")
+      .def(
+          "evaluate_batch",
+          [](Node& node, const py::dict& inputs, int64_t epoch) {
+            auto tensors = namedTensors(inputs);
+            py::gil_scoped_release released;
+            node.evaluateBatch(std::move(tensors), epoch);
+          },
+          py::arg("inputs"), py::arg("epoch"), "Root: feeds a validation micro-batch.")
+      .def("end_evaluation", &Node::endEvaluation, py::arg("epoch"), py::call_guard<py::gil_scoped_release>())
+      .def("wait_for_backwards", &Node::waitForBackwards, py::call_guard<py::gil_scoped_release>())
+      .def("finish_training", &Node::finishTraining, py::arg("save"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "wait_until_stopped",
+          [](Node& node, double timeout) {
+            const auto wait = seconds(timeout);
+            py::gil_scoped_release released;
+            return node.waitUntilStopped(wait);
+          },
+          py::arg("timeout"), "Waits for the shutdown; True once stopped. Raises the node's failure.")
+      .def_property_readonly("save_requested", &Node::saveRequested)
+      .def("named_parameters", [](Node& node) { return namedList(node.stage().namedParameters()); })
+      .def("named_buffers", [](Node& node) { return namedList(node.stage().namedBuffers()); })
+      .def_property_readonly("stashed_versions",
+                             [](Node& node) { return node.stage().weightStash().stashedVersions(); })
+      .def_property_readonly("name", [](const Node& node) { return node.config().name(); })
+      .def_property_readonly("node_id", [](const Node& node) { return node.config().nodeId; })
+      .def_property_readonly("rank", [](const Node& node) { return node.config().rank; })
+      .def_property_readonly("is_root", [](const Node& node) { return node.config().isRoot; })
+      .def_property_readonly("is_leaf", [](const Node& node) { return node.config().isLeaf; })
+      .def_property_readonly("stage_index", [](const Node& node) { return node.config().stageIndex; })
+      .def_property_readonly("cluster_length", [](const Node& node) { return node.config().clusterLength; })
+      .def_property_readonly("routing_path", [](const Node& node) { return node.config().routingPath(); })
+      .def_property_readonly("port", &Node::port);
+}

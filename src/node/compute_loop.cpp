@@ -1,0 +1,238 @@
+#include "node/compute_loop.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "ravnest/common/error.h"
+#include "ravnest/common/logging.h"
+
+namespace ravnest::detail {
+namespace {
+
+// How long the compute thread waits for work before it checks on its peers.
+constexpr std::chrono::milliseconds kIdleCheck{1000};
+
+at::Tensor valueOf(const std::map<std::string, at::Tensor>& values, const std::string& name) {
+  auto found = values.find(name);
+  return found == values.end() ? at::Tensor() : found->second;
+}
+
+}  // namespace
+
+ComputeLoop::ComputeLoop(Context context)
+    : context_(std::move(context)), codec_(context_.options.compression ? CodecKind::kFp16 : CodecKind::kNone) {}
+
+void ComputeLoop::runOnComputeThread() {
+  context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
+  logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
+  while (running_) {
+    auto work = context_.scheduler.next(kIdleCheck);
+    if (!work) {
+      checkPeersWhileIdle();
+      continue;
+    }
+    peersFailingSince_.reset();
+    handle(std::move(*work));
+  }
+}
+
+void ComputeLoop::handle(Message work) {
+  switch (work.kind) {
+    case MessageKind::kActivation:
+      onActivationPart(std::move(work));
+      break;
+    case MessageKind::kGradient:
+      onGradientPart(std::move(work));
+      break;
+    case MessageKind::kControl:
+      stoppedByPeer_ = true;
+      throw Error(context_.config.name() + ": stopping because " + abortReason(work));
+    case MessageKind::kRingChunk:
+      throw ProtocolError(context_.config.name() + ": ring chunks are not handled by the pipeline");
+  }
+}
+
+void ComputeLoop::onActivationPart(Message part) {
+  const MicroBatchMeta meta = takeMeta(part);
+  if (meta.kind == StreamKind::kEvalEnd || meta.kind == StreamKind::kShutdown) {
+    onMarker(meta);
+    return;
+  }
+  const int sender = context_.links.stageOf(part.sender);
+  auto& assembly = assembling_[part.id];
+  assembly.meta = meta;
+  for (auto& named : part.tensors) {
+    assembly.senderOf[named.name] = sender;
+    assembly.values[named.name] = std::move(named.tensor);
+  }
+  const auto& required = context_.plan.requiredValues;
+  const bool complete = std::all_of(required.begin(), required.end(),
+                                    [&](const std::string& name) { return assembly.values.count(name) > 0; });
+  if (!complete) return;
+  Assembly ready = std::move(assembly);
+  assembling_.erase(part.id);
+  runMicroBatch(part.id, std::move(ready));
+}
+
+void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
+  const bool last = context_.plan.isLast();
+  if (!last) {
+    Message marker;
+    marker.kind = MessageKind::kActivation;
+    attachMeta(marker, meta);
+    context_.links.send(context_.plan.stage + 1, std::move(marker));
+  }
+  if (meta.kind == StreamKind::kShutdown) {
+    saveRequested_ = meta.save;
+    running_ = false;
+  } else if (last) {
+    context_.hooks.leaf->endEvaluation();
+  }
+}
+
+void ComputeLoop::runMicroBatch(uint64_t id, Assembly assembly) {
+  std::vector<at::Tensor> inputs;
+  for (const auto& name : context_.plan.inputNames) inputs.push_back(assembly.values.at(name));
+  if (assembly.meta.kind == StreamKind::kEval) {
+    evaluate(id, assembly, inputs);
+  } else if (context_.plan.isLast()) {
+    trainOnLeaf(id, assembly, inputs);
+  } else {
+    forwardForLater(id, assembly, std::move(inputs));
+  }
+}
+
+void ComputeLoop::trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs) {
+  enterEpoch(assembly.meta.epoch);
+  Stage::Pass pass = context_.stage.forwardWithGrad(inputs);
+  // What the graph sees: the stage's arguments and outputs, and model-output values made elsewhere.
+  std::map<std::string, at::Tensor> seen;
+  for (size_t i = 0; i < pass.inputs.size(); ++i) seen[context_.plan.inputNames[i]] = pass.inputs[i];
+  for (size_t i = 0; i < pass.outputs.size(); ++i) seen[context_.plan.outputNames[i]] = pass.outputs[i];
+  std::vector<NamedTensor> modelOutput;
+  for (const auto& name : context_.plan.modelOutputValues) {
+    if (seen.count(name) == 0) {
+      at::Tensor received = assembly.values.at(name).to(context_.stage.device()).detach();
+      seen[name] = received.is_floating_point() ? received.requires_grad_() : received;
+    }
+    modelOutput.push_back({name, seen[name]});
+  }
+  const at::Tensor loss = context_.hooks.leaf->loss(modelOutput, {id, assembly.meta.epoch});
+  RAVNEST_CHECK(loss.defined() && loss.numel() == 1 && loss.requires_grad(), context_.config.name(),
+                ": the loss must be a scalar tensor computed from the model output");
+  torch::autograd::backward({loss});
+  std::map<std::string, at::Tensor> gradients;
+  for (const auto& [name, sender] : assembly.senderOf) gradients[name] = seen.count(name) ? seen[name].grad() : at::Tensor();
+  sendGradients(id, gradients, assembly.senderOf);
+  finishBackward();
+  if (context_.plan.stage == 0) context_.window.release();
+}
+
+void ComputeLoop::forwardForLater(uint64_t id, Assembly& assembly, std::vector<at::Tensor> inputs) {
+  const auto outputs = context_.stage.forwardStashed(id, std::move(inputs));
+  AwaitingGradients awaiting;
+  awaiting.epoch = assembly.meta.epoch;
+  awaiting.expected = context_.plan.sendsTo.size();
+  awaiting.senderOf = assembly.senderOf;
+  awaiting_.emplace(id, std::move(awaiting));
+  for (size_t i = 0; i < outputs.size(); ++i) assembly.values[context_.plan.outputNames[i]] = outputs[i];
+  sendOn(id, assembly.meta, assembly.values);
+}
+
+void ComputeLoop::evaluate(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs) {
+  const auto outputs = context_.stage.evaluate(inputs);
+  for (size_t i = 0; i < outputs.size(); ++i) assembly.values[context_.plan.outputNames[i]] = outputs[i];
+  if (!context_.plan.isLast()) {
+    sendOn(id, assembly.meta, assembly.values);
+    return;
+  }
+  std::vector<NamedTensor> modelOutput;
+  for (const auto& name : context_.plan.modelOutputValues) modelOutput.push_back({name, assembly.values.at(name)});
+  context_.hooks.leaf->evaluateBatch(modelOutput, {id, assembly.meta.epoch});
+}
+
+void ComputeLoop::sendOn(uint64_t id, const MicroBatchMeta& meta, const std::map<std::string, at::Tensor>& values) {
+  for (const auto& [destination, names] : context_.plan.sendsTo) {
+    Message part;
+    part.kind = MessageKind::kActivation;
+    part.id = id;
+    for (const auto& name : names) part.tensors.push_back({name, values.at(name)});
+    attachMeta(part, meta);
+    context_.links.send(destination, std::move(part), codec_);
+  }
+}
+
+void ComputeLoop::onGradientPart(Message part) {
+  auto found = awaiting_.find(part.id);
+  RAVNEST_CHECK_AS(ProtocolError, found != awaiting_.end(), context_.config.name(), ": ", part.sender,
+                   " sent gradients for micro-batch ", part.id, ", which is not waiting for any");
+  auto& awaiting = found->second;
+  for (auto& named : part.tensors) {
+    auto& sum = awaiting.gradients[named.name];
+    sum = sum.defined() ? sum + named.tensor : named.tensor;
+  }
+  if (++awaiting.received < awaiting.expected) return;
+  AwaitingGradients complete = std::move(awaiting);
+  awaiting_.erase(found);
+  runBackward(part.id, std::move(complete));
+}
+
+void ComputeLoop::runBackward(uint64_t id, AwaitingGradients awaiting) {
+  enterEpoch(awaiting.epoch);
+  std::vector<at::Tensor> outputGrads;
+  for (const auto& name : context_.plan.outputNames) outputGrads.push_back(valueOf(awaiting.gradients, name));
+  const auto inputGrads = context_.stage.backward(id, outputGrads);
+  std::map<std::string, at::Tensor> gradients;
+  for (size_t i = 0; i < inputGrads.size(); ++i) gradients[context_.plan.inputNames[i]] = inputGrads[i];
+  sendGradients(id, gradients, awaiting.senderOf);
+  finishBackward();
+  if (context_.plan.stage == 0) context_.window.release();
+}
+
+void ComputeLoop::sendGradients(uint64_t id, const std::map<std::string, at::Tensor>& gradients,
+                                const std::map<std::string, int>& senderOf) {
+  std::map<int, Message> parts;
+  for (const auto& [name, sender] : senderOf) {
+    if (sender == context_.plan.stage || sender < 0) continue;
+    Message& part = parts[sender];
+    part.kind = MessageKind::kGradient;
+    part.id = id;
+    const at::Tensor gradient = valueOf(gradients, name);
+    if (gradient.defined()) part.tensors.push_back({name, gradient});
+  }
+  for (auto& [sender, part] : parts) context_.links.send(sender, std::move(part), codec_);
+}
+
+void ComputeLoop::finishBackward() {
+  ++backwardPasses_;
+  const auto& hooks = context_.hooks;
+  if (!hooks.optimizer || backwardPasses_ % context_.options.updateFrequency != 0) return;
+  context_.stage.beforeUpdate();
+  hooks.optimizer->step();
+  hooks.optimizer->zeroGrad();
+  if (hooks.lrScheduler && !context_.options.lrStepOnEpochChange) hooks.lrScheduler->step();
+}
+
+void ComputeLoop::enterEpoch(int64_t epoch) {
+  while (epoch_ < epoch) {
+    ++epoch_;
+    if (context_.hooks.lrScheduler && context_.options.lrStepOnEpochChange) context_.hooks.lrScheduler->step();
+  }
+}
+
+void ComputeLoop::checkPeersWhileIdle() {
+  const auto failures = context_.links.unreachable(context_.plan.peers());
+  if (failures.empty()) {
+    peersFailingSince_.reset();
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!peersFailingSince_) peersFailingSince_ = now;
+  if (now - *peersFailingSince_ < context_.options.peerLossGrace) return;
+  throw NetworkError(context_.config.name() + ": lost contact with " + failures.front() +
+                     "; stopping (is that provider still running?)");
+}
+
+}  // namespace ravnest::detail

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "node/in_flight_window.h"
+#include "node/micro_batch_meta.h"
+#include "node/peer_links.h"
+#include "node/stage_plan.h"
+#include "ravnest/config/node_config.h"
+#include "ravnest/node/node_options.h"
+#include "ravnest/pipeline/scheduler.h"
+#include "ravnest/pipeline/stage.h"
+
+namespace ravnest::detail {
+
+/// The work of a node's compute thread: it takes work from the scheduler (backward before forward), and
+/// - assembles a micro-batch's parts and runs its forward pass once all arrived: the leaf computes the loss
+///   and back-propagates at once; other stages run under no-grad, keep what the backward pass needs and send
+///   their outputs on;
+/// - sums a micro-batch's gradient parts and runs its backward pass once every consumer answered, then sends
+///   the input gradients back to the stages they came from;
+/// - steps the optimizer every `updateFrequency` backward passes and the learning-rate scheduler per epoch
+///   or per step;
+/// - passes the validation-end and shutdown markers down the chain; stops at the shutdown marker;
+/// - while idle, pings its peers and gives up on one that stays unreachable.
+/// Everything here runs on the compute thread; nothing is shared.
+class ComputeLoop {
+ public:
+  struct Context {
+    const NodeConfig& config;
+    const StagePlan& plan;
+    const NodeOptions& options;
+    NodeHooks hooks;
+    Stage& stage;
+    Scheduler& scheduler;
+    PeerLinks& links;
+    InFlightWindow& window;
+  };
+
+  explicit ComputeLoop(Context context);
+
+  /// Waits for the peers, then works until the shutdown marker. Throws the first failure: a hook's error,
+  /// a network error, or the abort of a peer (then stoppedByPeer() is true).
+  void runOnComputeThread();
+
+  bool saveRequested() const { return saveRequested_; }
+  bool stoppedByPeer() const { return stoppedByPeer_; }
+
+ private:
+  struct Assembly {
+    MicroBatchMeta meta;
+    std::map<std::string, at::Tensor> values;
+    std::map<std::string, int> senderOf;
+  };
+  struct AwaitingGradients {
+    int64_t epoch = 0;
+    size_t expected = 0;
+    size_t received = 0;
+    std::map<std::string, at::Tensor> gradients;  // summed over consumers, by output name
+    std::map<std::string, int> senderOf;          // where each input came from
+  };
+
+  void handle(Message work);
+  void onActivationPart(Message part);
+  void onMarker(const MicroBatchMeta& meta);
+  void runMicroBatch(uint64_t id, Assembly assembly);
+  void trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs);
+  void forwardForLater(uint64_t id, Assembly& assembly, std::vector<at::Tensor> inputs);
+  void evaluate(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs);
+  void sendOn(uint64_t id, const MicroBatchMeta& meta, const std::map<std::string, at::Tensor>& values);
+  void onGradientPart(Message part);
+  void runBackward(uint64_t id, AwaitingGradients awaiting);
+  void sendGradients(uint64_t id, const std::map<std::string, at::Tensor>& gradients,
+                     const std::map<std::string, int>& senderOf);
+  void finishBackward();
+  void enterEpoch(int64_t epoch);
+  void checkPeersWhileIdle();
+
+  Context context_;
+  CodecKind codec_;
+  std::map<uint64_t, Assembly> assembling_;
+  std::map<uint64_t, AwaitingGradients> awaiting_;
+  int64_t epoch_ = 0;
+  uint64_t backwardPasses_ = 0;
+  bool running_ = true;
+  bool saveRequested_ = false;
+  bool stoppedByPeer_ = false;
+  std::optional<std::chrono::steady_clock::time_point> peersFailingSince_;
+};
+
+}  // namespace ravnest::detail

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <string>
+
+namespace ravnest::detail {
+
+/// Counts the root's training micro-batches between their forward and the end of their backward pass, and
+/// makes the feeder wait while `limit` are in flight. A failure of the node wakes every waiter, which then
+/// rethrows it. Thread-safe.
+class InFlightWindow {
+ public:
+  InFlightWindow(std::string nodeName, size_t limit);
+
+  /// Takes a slot, waiting up to `timeout` for one. Throws the node's failure, or TimeoutError.
+  void acquire(std::chrono::milliseconds timeout);
+  /// Gives a slot back.
+  void release();
+  /// Waits up to `timeout` until no micro-batch is in flight. Throws the node's failure, or TimeoutError.
+  void waitUntilEmpty(std::chrono::milliseconds timeout);
+  /// Records why the node stopped (the first failure wins) and wakes every waiter.
+  void fail(std::exception_ptr failure);
+
+  size_t inFlight() const;
+  size_t limit() const { return limit_; }
+
+ private:
+  void throwIfFailedLocked() const;
+
+  const std::string nodeName_;
+  const size_t limit_;
+  mutable std::mutex mutex_;
+  std::condition_variable slotFreedOrFailed_;
+  size_t inFlight_ = 0;
+  std::exception_ptr failure_;
+};
+
+}  // namespace ravnest::detail

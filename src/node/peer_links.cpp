@@ -1,0 +1,96 @@
+#include "node/peer_links.h"
+
+#include <thread>
+
+#include "node/micro_batch_meta.h"
+#include "ravnest/common/error.h"
+
+namespace ravnest::detail {
+namespace {
+
+constexpr std::chrono::milliseconds kRetryPause{100};
+constexpr std::chrono::milliseconds kProbeDeadline{2000};
+
+}  // namespace
+
+PeerLinks::PeerLinks(const NodeConfig& config, TransportOptions options)
+    : config_(config), options_(std::move(options)) {}
+
+PeerClient& PeerLinks::client(int stage) {
+  RAVNEST_CHECK(stage >= 0 && stage < static_cast<int>(config_.clusterNodes.size()), config_.name(),
+                ": no stage ", stage, " in a cluster of ", config_.clusterNodes.size());
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& slot = clients_[stage];
+  if (!slot) slot = std::make_unique<PeerClient>(config_.name(), config_.clusterNodes[stage].address, options_);
+  return *slot;
+}
+
+void PeerLinks::send(int stage, Message message, CodecKind codec) {
+  client(stage).send(std::move(message), codec);
+}
+
+void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout) {
+  TransportOptions probeOptions = options_;
+  probeOptions.deadline = kProbeDeadline;
+  const auto giveUp = std::chrono::steady_clock::now() + timeout;
+  std::set<int> waiting = stages;
+  while (!waiting.empty()) {
+    for (auto stage = waiting.begin(); stage != waiting.end();) {
+      try {
+        // A fresh channel per try: a channel that failed to connect backs off for longer and longer.
+        PeerClient(config_.name(), config_.clusterNodes[*stage].address, probeOptions).ping();
+        stage = waiting.erase(stage);
+      } catch (const NetworkError&) {
+        ++stage;
+      }
+    }
+    if (waiting.empty()) break;
+    if (std::chrono::steady_clock::now() >= giveUp) {
+      std::string names;
+      for (int stage : waiting) names += (names.empty() ? "" : ", ") + describe(stage);
+      throw TimeoutError(config_.name() + ": " + names + " did not answer within " +
+                         std::to_string(timeout.count() / 1000) + " s: start its provider, or check the " +
+                         "address in its node JSON and the firewall");
+    }
+    std::this_thread::sleep_for(kRetryPause);
+  }
+}
+
+std::vector<std::string> PeerLinks::unreachable(const std::set<int>& stages) {
+  std::vector<std::string> failures;
+  for (int stage : stages) {
+    try {
+      client(stage).ping();
+    } catch (const NetworkError& e) {
+      failures.push_back(describe(stage) + ": " + e.what());
+    }
+  }
+  return failures;
+}
+
+void PeerLinks::broadcastAbort(const std::string& reason, std::chrono::milliseconds deadline) {
+  TransportOptions abortOptions = options_;
+  abortOptions.deadline = deadline;
+  for (const auto& member : config_.clusterNodes) {
+    if (member.nodeId == config_.nodeId) continue;
+    try {
+      PeerClient(config_.name(), member.address, abortOptions).send(abortMessage(reason));
+    } catch (const Error&) {
+      // Best effort: that peer is gone or stopping already.
+    }
+  }
+}
+
+int PeerLinks::stageOf(const std::string& nodeName) const {
+  for (size_t stage = 0; stage < config_.clusterNodes.size(); ++stage) {
+    if (config_.clusterNodes[stage].name() == nodeName) return static_cast<int>(stage);
+  }
+  return -1;
+}
+
+std::string PeerLinks::describe(int stage) const {
+  const auto& member = config_.clusterNodes.at(stage);
+  return member.name() + " (" + member.address + ")";
+}
+
+}  // namespace ravnest::detail
