@@ -59,13 +59,16 @@ std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind cod
     payloads.push_back(std::move(encoded.bytes));
   }
 
-  std::vector<grpc::ByteBuffer> frames;
   const std::string serialized = header.SerializeAsString();
-  grpc::Slice headerSlice(serialized);
-  frames.emplace_back(&headerSlice, 1);
+  const uint32_t headerLength = static_cast<uint32_t>(serialized.size());
+  std::string prefix(sizeof(headerLength), '\0');
+  for (size_t i = 0; i < sizeof(headerLength); ++i) prefix[i] = static_cast<char>((headerLength >> (8 * i)) & 0xff);
+  prefix += serialized;
 
-  // Payload frames pack the tensors' bytes back to back, so many small tensors share one frame.
-  std::vector<grpc::Slice> pending;
+  std::vector<grpc::ByteBuffer> frames;
+  // The payload packs the tensors' bytes back to back after the header, so a small message is one frame and
+  // many small tensors share a frame.
+  std::vector<grpc::Slice> pending{grpc::Slice(prefix)};
   int64_t pendingBytes = 0;
   auto flush = [&] {
     if (pending.empty()) return;

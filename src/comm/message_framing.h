@@ -22,9 +22,11 @@ wire::MessageKind toWireKind(MessageKind kind);
 /// Throws ProtocolError for a kind we do not know.
 MessageKind fromWireKind(wire::MessageKind kind);
 
-/// Encodes `message` and cuts it into the frames of one Transfer call: the serialized header, then payload
-/// frames of at most `chunkBytes`. Payload frames reference the encoded tensors' memory (no copy; each slice
-/// keeps its tensor alive). Throws InvalidArgumentError for tensors the wire cannot carry.
+/// Encodes `message` and cuts it into the frames of one Transfer call. The first frame is the header's length
+/// (4 bytes, little-endian), the serialized header, then up to `chunkBytes` of payload; later frames carry up to
+/// `chunkBytes` of payload each, so a small message is a single frame. Payload slices reference the encoded
+/// tensors' memory (no copy; each slice keeps its tensor alive). Throws InvalidArgumentError for tensors the
+/// wire cannot carry.
 std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind codec, int64_t chunkBytes);
 
 }  // namespace ravnest::detail

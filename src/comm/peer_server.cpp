@@ -31,7 +31,7 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listenAddress, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->service);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxFrameBytes + detail::kMaxHeaderBytes));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxFrameBytes + detail::kMaxHeaderBytes + 64));
   builder.SetMaxSendMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
   // Without SO_REUSEPORT a second node on a port in use fails here instead of silently sharing it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -1,5 +1,6 @@
 #include "comm/transfer_reactor.h"
 
+#include <chrono>
 #include <vector>
 
 #include <grpcpp/support/slice.h>
@@ -49,15 +50,28 @@ void TransferReactor::OnReadDone(bool ok) {
 }
 
 bool TransferReactor::startMessageLocked() {
-  if (static_cast<int64_t>(frame_.Length()) > kMaxHeaderBytes) {
-    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: larger than " + std::to_string(kMaxHeaderBytes) +
-                                                      " bytes");
+  std::vector<grpc::Slice> slices;
+  if (!frame_.Dump(&slices).ok()) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: unreadable frame");
     return false;
   }
-  grpc::Slice flat;
+  SliceReader reader(std::move(slices));
+  uint8_t lengthBytes[4];
+  if (!reader.read(lengthBytes, sizeof(lengthBytes))) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: the first frame is shorter than its length prefix");
+    return false;
+  }
+  const uint32_t length = static_cast<uint32_t>(lengthBytes[0]) | static_cast<uint32_t>(lengthBytes[1]) << 8 |
+                          static_cast<uint32_t>(lengthBytes[2]) << 16 | static_cast<uint32_t>(lengthBytes[3]) << 24;
+  if (length > kMaxHeaderBytes) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: declares " + std::to_string(length) +
+                                                      " bytes, more than the " + std::to_string(kMaxHeaderBytes) +
+                                                      " a MessageHeader may have");
+    return false;
+  }
+  std::string serialized(length, '\0');
   wire::MessageHeader header;
-  if (!frame_.DumpToSingleSlice(&flat).ok() ||
-      !header.ParseFromArray(flat.begin(), static_cast<int>(flat.size()))) {
+  if (!reader.read(serialized.data(), length) || !header.ParseFromString(serialized)) {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: not a valid MessageHeader");
     return false;
   }
@@ -67,6 +81,7 @@ bool TransferReactor::startMessageLocked() {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     return false;
   }
+  firstPayload_.emplace(std::move(reader));
   inbox_ = &state_.inbox(assembler_->kind());
   return true;
 }
@@ -82,7 +97,19 @@ void TransferReactor::onSlotLocked(bool granted) {
     return;
   }
   holdingSlot_ = true;
+  if (!appendPayloadLocked(*firstPayload_)) return;
+  firstPayload_.reset();
   StartRead(&frame_);
+}
+
+bool TransferReactor::appendPayloadLocked(SliceReader& payload) {
+  try {
+    payload.drain([this](const uint8_t* data, size_t size) { assembler_->append(data, size); });
+  } catch (const ProtocolError& error) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    return false;
+  }
+  return true;
 }
 
 void TransferReactor::appendFrameLocked() {
@@ -91,19 +118,17 @@ void TransferReactor::appendFrameLocked() {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message payload: unreadable frame");
     return;
   }
-  try {
-    for (const grpc::Slice& slice : slices) assembler_->append(slice.begin(), slice.size());
-  } catch (const ProtocolError& error) {
-    failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
-    return;
-  }
+  SliceReader payload(std::move(slices));
+  if (!appendPayloadLocked(payload)) return;
   frame_.Clear();
   StartRead(&frame_);
 }
 
 void TransferReactor::endOfStreamLocked() {
-  if (context_->IsCancelled()) {
-    finishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the sender cancelled the transfer"));
+  // A sender past its deadline has already reported a failure: delivering now would deliver a message its
+  // sender believes lost.
+  if (context_->IsCancelled() || std::chrono::system_clock::now() >= context_->deadline()) {
+    finishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the sender cancelled the transfer or ran out of time"));
     return;
   }
   if (!assembler_) {

@@ -11,11 +11,12 @@
 
 #include "comm/payload_assembler.h"
 #include "comm/server_state.h"
+#include "comm/slice_reader.h"
 
 namespace ravnest::detail {
 
-/// Server side of one Transfer call. It reads the header frame, validates it, reserves a slot in the inbox
-/// of the message's kind (reading nothing more until it has one: that stalls the sender through HTTP/2 flow
+/// Server side of one Transfer call. It reads the header from the first frame, validates it, reserves a slot in
+/// the inbox of the message's kind (accepting no payload until it has one: that stalls the sender through HTTP/2 flow
 /// control, which is the back-pressure), then copies payload frames into place and commits the message when
 /// the client half-closes. Any protocol violation finishes the call with INVALID_ARGUMENT and a message that
 /// names the field; the server keeps serving.
@@ -37,6 +38,7 @@ class TransferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   };
 
   bool startMessageLocked();
+  bool appendPayloadLocked(SliceReader& payload);
   void appendFrameLocked();
   void endOfStreamLocked();
   void onSlotLocked(bool granted);
@@ -48,6 +50,7 @@ class TransferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   std::shared_ptr<Guard> guard_;
   grpc::ByteBuffer frame_;
   std::optional<PayloadAssembler> assembler_;
+  std::optional<SliceReader> firstPayload_;  // payload that came with the header, held until a slot is granted
   Inbox* inbox_ = nullptr;
   bool waitingForSlot_ = false;
   bool holdingSlot_ = false;

@@ -3,7 +3,7 @@
 //   1. Throughput of 64 MiB float32 tensors, against a plain TCP socket sending the same bytes.
 //   2. Round trip of a 1 KiB tensor (there and back through both nodes' inboxes), against a bare gRPC
 //      unary ping carrying 1 KiB.
-// Run: build/tests/benchmarks/ravnest_transport_benchmark [--iterations N]
+// Run: build/tests/benchmarks/ravnest_transport_benchmark [--rounds N]
 // The parent process starts a copy of itself with --serve as the receiving peer.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -127,42 +127,40 @@ Child startChild(const char* self, int parentPort) {
   return child;
 }
 
-double tcpThroughput(int port, const at::Tensor& payload, int iterations) {
-  const int connection = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(connection, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    throw std::runtime_error("cannot connect to the tcp baseline");
+/// The baseline sender: one connection, length-prefixed blobs, each acknowledged before the next.
+class TcpSender {
+ public:
+  explicit TcpSender(int port) : socket_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(socket_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      throw std::runtime_error("cannot connect to the tcp baseline");
+    }
+    const int one = 1;
+    setsockopt(socket_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
-  const int one = 1;
-  setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  const uint64_t size = static_cast<uint64_t>(payload.nbytes());
-  auto sendOnce = [&] {
-    writeFully(connection, &size, sizeof(size));
-    writeFully(connection, payload.data_ptr(), size);
-    char ack = 0;
-    if (!readFully(connection, &ack, 1)) throw std::runtime_error("the tcp baseline peer went away");
-  };
-  sendOnce();  // warm-up
-  const auto start = Clock::now();
-  for (int i = 0; i < iterations; ++i) sendOnce();
-  const double seconds = secondsSince(start);
-  close(connection);
-  return static_cast<double>(size) * iterations / seconds;
-}
+  ~TcpSender() { close(socket_); }
 
-double ravnestThroughput(const ravnest::PeerClient& client, const at::Tensor& payload, int iterations) {
-  auto sendOnce = [&] {
-    ravnest::Message message;
-    message.tensors.push_back({"activations", payload});
-    client.send(std::move(message));
-  };
-  sendOnce();  // warm-up: connects the channel
+  void send(const at::Tensor& payload) {
+    const uint64_t size = static_cast<uint64_t>(payload.nbytes());
+    writeFully(socket_, &size, sizeof(size));
+    writeFully(socket_, payload.data_ptr(), size);
+    char ack = 0;
+    if (!readFully(socket_, &ack, 1)) throw std::runtime_error("the tcp baseline peer went away");
+  }
+
+ private:
+  int socket_;
+};
+
+/// Bytes per second of `iterations` calls of `sendOnce`, each moving `bytes`.
+template <typename Send>
+double throughput(Send&& sendOnce, int64_t bytes, int iterations) {
   const auto start = Clock::now();
   for (int i = 0; i < iterations; ++i) sendOnce();
-  return static_cast<double>(payload.nbytes()) * iterations / secondsSince(start);
+  return static_cast<double>(bytes) * iterations / secondsSince(start);
 }
 
 double median(std::vector<double> values) {
@@ -170,10 +168,11 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
+/// Median seconds of a 1 KiB tensor sent to the peer, echoed back and popped from our own inbox.
 double ravnestRoundTrip(const ravnest::PeerClient& client, ravnest::PeerServer& self, int iterations) {
   const at::Tensor payload = at::randn({kSmallBytes / 4});
   std::vector<double> seconds;
-  for (int i = 0; i < iterations + 10; ++i) {
+  for (int i = 0; i < iterations; ++i) {
     ravnest::Message message;
     message.kind = ravnest::MessageKind::kControl;
     message.id = static_cast<uint64_t>(i);
@@ -182,18 +181,19 @@ double ravnestRoundTrip(const ravnest::PeerClient& client, ravnest::PeerServer& 
     client.send(std::move(message));
     auto echoed = self.inbox(ravnest::MessageKind::kControl).pop(std::chrono::seconds(10));
     if (!echoed || echoed->id != static_cast<uint64_t>(i)) throw std::runtime_error("echo lost");
-    if (i >= 10) seconds.push_back(secondsSince(start));
+    seconds.push_back(secondsSince(start));
   }
   return median(seconds);
 }
 
+/// Median seconds of a bare gRPC unary call carrying 1 KiB each way.
 double grpcPingRoundTrip(const ravnest::PeerClient& client, int iterations) {
   const std::string payload(kSmallBytes, 'p');
   std::vector<double> seconds;
-  for (int i = 0; i < iterations + 10; ++i) {
+  for (int i = 0; i < iterations; ++i) {
     const auto start = Clock::now();
     client.ping(payload);
-    if (i >= 10) seconds.push_back(secondsSince(start));
+    seconds.push_back(secondsSince(start));
   }
   return median(seconds);
 }
@@ -202,28 +202,52 @@ double grpcPingRoundTrip(const ravnest::PeerClient& client, int iterations) {
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--serve") return serve(argv[2]);
-  int iterations = 20;
-  if (argc == 3 && std::string(argv[1]) == "--iterations") iterations = std::max(1, std::atoi(argv[2]));
+  int rounds = 5;
+  if (argc == 3 && std::string(argv[1]) == "--rounds") rounds = std::max(1, std::atoi(argv[2]));
+  constexpr int kSendsPerRound = 4;
+  constexpr int kRoundTripsPerRound = 200;
 
   ravnest::PeerServer self("bench_sender", "127.0.0.1:0");
   const Child child = startChild("/proc/self/exe", self.port());
   ravnest::PeerClient client("bench_sender", "127.0.0.1:" + std::to_string(child.port));
+  TcpSender tcp(child.tcpPort);
   const at::Tensor bulk = at::randn({kBulkBytes / 4});
+  auto sendTcp = [&] { tcp.send(bulk); };
+  auto sendRavnest = [&] {
+    ravnest::Message message;
+    message.tensors.push_back({"activations", bulk});
+    client.send(std::move(message));
+  };
+  // Warm-up: connections, buffers, the receiver's pool.
+  sendTcp();
+  sendRavnest();
+  grpcPingRoundTrip(client, 20);
+  ravnestRoundTrip(client, self, 20);
 
-  const double tcp = tcpThroughput(child.tcpPort, bulk, iterations);
-  const double ours = ravnestThroughput(client, bulk, iterations);
-  const double pingSeconds = grpcPingRoundTrip(client, 500);
-  const double roundTripSeconds = ravnestRoundTrip(client, self, 500);
+  // Baseline and ours alternate round by round, so drifts in machine speed hit both alike.
+  std::vector<double> tcpRates, ourRates, rateRatios, pingTimes, echoTimes, timeRatios;
+  for (int round = 0; round < rounds; ++round) {
+    tcpRates.push_back(throughput(sendTcp, kBulkBytes, kSendsPerRound));
+    ourRates.push_back(throughput(sendRavnest, kBulkBytes, kSendsPerRound));
+    rateRatios.push_back(ourRates.back() / tcpRates.back());
+    pingTimes.push_back(grpcPingRoundTrip(client, kRoundTripsPerRound));
+    echoTimes.push_back(ravnestRoundTrip(client, self, kRoundTripsPerRound));
+    timeRatios.push_back(pingTimes.back() / echoTimes.back());
+  }
   kill(child.pid, SIGKILL);
   waitpid(child.pid, nullptr, 0);
 
-  std::printf("64 MiB float32 tensors, %d sends between two processes over loopback\n", iterations);
-  std::printf("  raw TCP socket       %8.1f MB/s\n", tcp / 1e6);
-  std::printf("  ravnest transport    %8.1f MB/s\n", ours / 1e6);
-  std::printf("  ratio ravnest/tcp    %8.2f x   (bar: >= 0.50)\n", ours / tcp);
-  std::printf("1 KiB round trip, median of 500\n");
-  std::printf("  bare gRPC unary ping %8.1f us\n", pingSeconds * 1e6);
-  std::printf("  ravnest tensor echo  %8.1f us   (send + echo back through both inboxes)\n", roundTripSeconds * 1e6);
-  std::printf("  ratio ping/ravnest   %8.2f x\n", pingSeconds / roundTripSeconds);
+  std::printf("64 MiB float32 tensors between two processes over loopback (median of %d rounds of %d sends)\n",
+              rounds, kSendsPerRound);
+  std::printf("  raw TCP socket       %8.1f MB/s\n", median(tcpRates) / 1e6);
+  std::printf("  ravnest transport    %8.1f MB/s\n", median(ourRates) / 1e6);
+  std::printf("  ratio ravnest/tcp    %8.2f x   (bar: >= 0.50; per-round min %.2f, max %.2f)\n", median(rateRatios),
+              *std::min_element(rateRatios.begin(), rateRatios.end()),
+              *std::max_element(rateRatios.begin(), rateRatios.end()));
+  std::printf("1 KiB round trip (median of %d rounds of %d)\n", rounds, kRoundTripsPerRound);
+  std::printf("  bare gRPC unary ping %8.1f us\n", median(pingTimes) * 1e6);
+  std::printf("  ravnest tensor echo  %8.1f us   (there and back through both nodes' inboxes: two transfers)\n",
+              median(echoTimes) * 1e6);
+  std::printf("  ratio ping/ravnest   %8.2f x\n", median(timeRatios));
   return 0;
 }

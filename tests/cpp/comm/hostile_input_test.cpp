@@ -32,6 +32,14 @@ class HostileInputTest : public ::testing::Test {
     return call.wait();
   }
 
+  /// A first frame: the header's length (4 bytes, little-endian), the header, then `payload`.
+  static std::string firstFrame(const wire::MessageHeader& header, const std::string& payload = {}) {
+    const std::string serialized = header.SerializeAsString();
+    std::string frame;
+    for (int i = 0; i < 4; ++i) frame.push_back(static_cast<char>((serialized.size() >> (8 * i)) & 0xff));
+    return frame + serialized + payload;
+  }
+
   static wire::MessageHeader floatHeader(int64_t elements) {
     wire::MessageHeader header;
     header.set_kind(wire::ACTIVATION);
@@ -70,8 +78,16 @@ class HostileInputTest : public ::testing::Test {
   uint64_t expectedRejections_ = 0;
 };
 
+TEST_F(HostileInputTest, AnOversizedHeaderLengthIsRejected) {
+  expectRejected({std::string("\xff\xff\xff\x7f garbage", 12)}, "MessageHeader may have");
+}
+
 TEST_F(HostileInputTest, GarbageInsteadOfAHeaderIsRejected) {
-  expectRejected({std::string("\xff\xff\xff\xff\x0f garbage", 14)}, "MessageHeader");
+  expectRejected({std::string("\x08\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 12)}, "not a valid MessageHeader");
+}
+
+TEST_F(HostileInputTest, AFrameShorterThanItsHeaderIsRejected) {
+  expectRejected({std::string("\x40\0\0\0\x08\x01", 6)}, "not a valid MessageHeader");
 }
 
 TEST_F(HostileInputTest, AStreamWithoutAHeaderIsRejected) {
@@ -79,23 +95,23 @@ TEST_F(HostileInputTest, AStreamWithoutAHeaderIsRejected) {
 }
 
 TEST_F(HostileInputTest, ATruncatedPayloadIsRejected) {
-  expectRejected({floatHeader(25).SerializeAsString(), std::string(50, 'a')}, "truncated stream");
+  expectRejected({firstFrame(floatHeader(25)), std::string(50, 'a')}, "truncated stream");
 }
 
 TEST_F(HostileInputTest, MorePayloadThanDeclaredIsRejected) {
-  expectRejected({floatHeader(25).SerializeAsString(), std::string(150, 'a')}, "more bytes");
+  expectRejected({firstFrame(floatHeader(25), std::string(60, 'a')), std::string(90, 'a')}, "more bytes");
 }
 
 TEST_F(HostileInputTest, AWrongByteCountIsRejected) {
   wire::MessageHeader header = floatHeader(25);
   header.mutable_tensors(0)->set_byte_count(99);
-  expectRejected({header.SerializeAsString(), std::string(99, 'a')}, "byte_count");
+  expectRejected({firstFrame(header, std::string(99, 'a'))}, "byte_count");
 }
 
 TEST_F(HostileInputTest, AnUnknownDTypeIsRejected) {
   wire::MessageHeader header = floatHeader(4);
   header.mutable_tensors(0)->set_dtype(static_cast<wire::DType>(99));
-  expectRejected({header.SerializeAsString(), std::string(16, 'a')}, "dtype");
+  expectRejected({firstFrame(header, std::string(16, 'a'))}, "dtype");
 }
 
 TEST_F(HostileInputTest, AHugeDeclaredShapeIsRejectedBeforeAnyAllocation) {
@@ -105,13 +121,13 @@ TEST_F(HostileInputTest, AHugeDeclaredShapeIsRejectedBeforeAnyAllocation) {
   tensor->add_shape(int64_t{1} << 40);
   tensor->add_shape(int64_t{1} << 40);
   tensor->set_byte_count(~uint64_t{0} >> 1);
-  expectRejected({header.SerializeAsString()}, "shape");
+  expectRejected({firstFrame(header)}, "shape");
 }
 
 TEST_F(HostileInputTest, AnUnknownMessageKindIsRejected) {
   wire::MessageHeader header = floatHeader(1);
   header.set_kind(static_cast<wire::MessageKind>(77));
-  expectRejected({header.SerializeAsString(), std::string(4, 'a')}, "kind");
+  expectRejected({firstFrame(header, std::string(4, 'a'))}, "kind");
 }
 
 TEST_F(HostileInputTest, TooManyTensorsAreRejected) {
@@ -122,7 +138,7 @@ TEST_F(HostileInputTest, TooManyTensorsAreRejected) {
     tensor->set_dtype(wire::UINT8);
     tensor->set_codec(wire::CODEC_NONE);
   }
-  expectRejected({header.SerializeAsString()}, "tensors");
+  expectRejected({firstFrame(header)}, "tensors");
 }
 
 }  // namespace
