@@ -75,9 +75,13 @@ class Node:
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
         self.routing = json.loads(Path(self._node.routing_path).read_text())
-        self.optimizer = optimizer(self.parameters(), **optimizer_params) if optimizer is not None else None
+        # A stage of only parameter-free layers (activations, pooling) has nothing to optimize.
+        has_parameters = bool(self.parameters())
+        self.optimizer = None
+        if optimizer is not None and has_parameters:
+            self.optimizer = optimizer(self.parameters(), **optimizer_params)
         self.lr_scheduler = None
-        if lr_scheduler is not None:
+        if lr_scheduler is not None and has_parameters:
             if self.optimizer is None:
                 raise ValueError(f"{name}: an lr_scheduler needs an optimizer")
             self.lr_scheduler = lr_scheduler(self.optimizer, **lr_scheduler_params)

@@ -28,20 +28,25 @@ constexpr std::chrono::milliseconds kPumpWait{200};
 /// The current exception with the node's name in front, keeping ravnest's error types.
 std::exception_ptr failureOf(const std::string& nodeName) {
   const std::string prefix = nodeName + " stopped: ";
+  const auto describe = [&](std::string what) {
+    const std::string ownName = nodeName + ": ";
+    if (what.rfind(ownName, 0) == 0) what.erase(0, ownName.size());
+    return prefix + what;
+  };
   try {
     throw;
   } catch (const TimeoutError& e) {
-    return std::make_exception_ptr(TimeoutError(prefix + e.what()));
+    return std::make_exception_ptr(TimeoutError(describe(e.what())));
   } catch (const NetworkError& e) {
-    return std::make_exception_ptr(NetworkError(prefix + e.what()));
+    return std::make_exception_ptr(NetworkError(describe(e.what())));
   } catch (const ProtocolError& e) {
-    return std::make_exception_ptr(ProtocolError(prefix + e.what()));
+    return std::make_exception_ptr(ProtocolError(describe(e.what())));
   } catch (const ConfigError& e) {
-    return std::make_exception_ptr(ConfigError(prefix + e.what()));
+    return std::make_exception_ptr(ConfigError(describe(e.what())));
   } catch (const c10::Error& e) {
-    return std::make_exception_ptr(Error(prefix + e.what_without_backtrace()));
+    return std::make_exception_ptr(Error(describe(e.what_without_backtrace())));
   } catch (const std::exception& e) {
-    return std::make_exception_ptr(Error(prefix + e.what()));
+    return std::make_exception_ptr(Error(describe(e.what())));
   }
 }
 

@@ -1,0 +1,69 @@
+"""The pipeline end to end: real provider processes, real gRPC, compared with single-process PyTorch."""
+
+import json
+
+import pytest
+import torch
+
+import pipeline_scenarios as scenarios
+from pipeline_harness import provider_command, run_providers, write_node_data
+from ravnest import model_fusion
+
+
+def split_and_train(folder, spec, nodes=3, timeout=120):
+    model = scenarios.build_model(spec)
+    args, kwargs = scenarios.example_inputs(spec)
+    write_node_data(folder, model, args, kwargs, nodes)
+    codes, logs, seconds = run_providers(folder, nodes, provider_command(spec), timeout=timeout)
+    return codes, logs, seconds
+
+
+def assert_all_exited_cleanly(codes, logs):
+    failed = {name: logs[name][-3000:] for name, code in codes.items() if code != 0}
+    assert not failed, json.dumps(failed, indent=1)
+
+
+def assert_matches_reference(folder, spec, monkeypatch):
+    monkeypatch.chdir(folder)
+    fused = model_fusion(cluster_id=0)
+    reference = scenarios.train_reference(spec)
+    assert set(fused) == set(reference)
+    model = scenarios.build_model(spec)
+    model.load_state_dict(fused)  # the fused keys are the unsplit model's
+    for key, expected in reference.items():
+        torch.testing.assert_close(fused[key], expected, rtol=1e-5, atol=1e-5, msg=lambda m: f"{key}: {m}")
+
+
+@pytest.mark.parametrize("model,optimizer,update_frequency", [
+    ("cnn", "adam", 1), ("cnn", "sgd", 1), ("cnn", "adam", 4), ("cnn", "sgd", 4),
+    ("skip", "sgd", 1), ("kwargs", "adam", 2),
+])
+def test_synchronous_pipeline_matches_single_process_training(tmp_path, monkeypatch, model, optimizer,
+                                                              update_frequency):
+    spec = {"model": model, "optimizer": optimizer, "update_frequency": update_frequency,
+            "batches": 20 * update_frequency, "max_in_flight": 1}
+    codes, logs, _ = split_and_train(tmp_path, spec)
+    assert_all_exited_cleanly(codes, logs)
+    assert_matches_reference(tmp_path, spec, monkeypatch)
+
+
+def test_four_stage_asynchronous_pipeline_trains_and_exits(tmp_path):
+    spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 24, "epochs": 2}
+    codes, logs, _ = split_and_train(tmp_path, spec, nodes=4)
+    assert_all_exited_cleanly(codes, logs)
+    losses = [float(line) for line in (tmp_path / "losses.txt").read_text().split()]
+    assert len(losses) == 48
+    assert sum(losses[-8:]) < sum(losses[:8])
+    assert sorted(p.name for p in (tmp_path / "trained" / "cluster_0").iterdir()) == [
+        f"submod_{stage}.pt" for stage in range(4)]
+
+
+def test_raising_hook_stops_every_node_with_its_message(tmp_path):
+    spec = {"model": "cnn", "optimizer": "sgd", "update_frequency": 1, "batches": 40, "fail_at": 5}
+    codes, logs, seconds = split_and_train(tmp_path, spec, timeout=60)
+    assert all(code not in (0, "timeout") for code in codes.values()), codes
+    message = "criterion failed on purpose at micro-batch 5"
+    for name, log in logs.items():
+        assert message in log, f"{name} did not report the hook's error:\n{log[-2000:]}"
+    assert "node_0 stopped" in logs["node_0"] and "because node_2 stopped" in logs["node_0"]
+    assert seconds < 45
