@@ -2,6 +2,7 @@
 
 #include <array>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "ravnest/common/error.h"
@@ -29,41 +30,47 @@ constexpr std::array<std::pair<CodecKind, wire::Codec>, 4> kCodecs{{
     {CodecKind::kInt8Blockwise, wire::CODEC_INT8_BLOCKWISE},
 }};
 
+/// The library value paired with `wireValue` in `table`, or nullopt when the wire value is unknown.
+template <typename Library, typename Wire, size_t N>
+std::optional<Library> fromWire(const std::array<std::pair<Library, Wire>, N>& table, Wire wireValue) {
+  for (const auto& [libraryValue, tableWireValue] : table) {
+    if (tableWireValue == wireValue) return libraryValue;
+  }
+  return std::nullopt;
+}
+
+/// The wire value paired with `libraryValue` in `table` (every library value has one).
+template <typename Library, typename Wire, size_t N>
+Wire toWire(const std::array<std::pair<Library, Wire>, N>& table, Library libraryValue) {
+  for (const auto& [tableLibraryValue, wireValue] : table) {
+    if (tableLibraryValue == libraryValue) return wireValue;
+  }
+  return Wire{};
+}
+
 }  // namespace
 
 void toWireHeader(const TensorMeta& meta, const std::string& name, wire::TensorHeader* header) {
   header->set_name(name);
-  for (const auto& [scalarType, wireType] : kDTypes) {
-    if (scalarType == meta.dtype) header->set_dtype(wireType);
-  }
-  for (const auto& [codec, wireCodec] : kCodecs) {
-    if (codec == meta.codec) header->set_codec(wireCodec);
-  }
+  header->set_dtype(toWire(kDTypes, meta.dtype));
+  header->set_codec(toWire(kCodecs, meta.codec));
   for (const int64_t dim : meta.shape) header->add_shape(dim);
   header->set_block_size(static_cast<uint32_t>(meta.blockSize));
   header->set_byte_count(static_cast<uint64_t>(meta.byteCount));
 }
 
 TensorMeta fromWireHeader(const wire::TensorHeader& header) {
-  TensorMeta meta;
-  bool knownDType = false;
-  for (const auto& [scalarType, wireType] : kDTypes) {
-    if (wireType == header.dtype()) {
-      meta.dtype = scalarType;
-      knownDType = true;
-    }
-  }
-  RAVNEST_CHECK_AS(ProtocolError, knownDType, "tensor '", header.name(), "' dtype: unknown value ", header.dtype());
-  bool knownCodec = false;
-  for (const auto& [codec, wireCodec] : kCodecs) {
-    if (wireCodec == header.codec()) {
-      meta.codec = codec;
-      knownCodec = true;
-    }
-  }
-  RAVNEST_CHECK_AS(ProtocolError, knownCodec, "tensor '", header.name(), "' codec: unknown value ", header.codec());
+  const auto dtype = fromWire(kDTypes, header.dtype());
+  RAVNEST_CHECK_AS(ProtocolError, dtype.has_value(), "tensor '", header.name(), "' dtype: unknown value ",
+                   header.dtype());
+  const auto codec = fromWire(kCodecs, header.codec());
+  RAVNEST_CHECK_AS(ProtocolError, codec.has_value(), "tensor '", header.name(), "' codec: unknown value ",
+                   header.codec());
   RAVNEST_CHECK_AS(ProtocolError, header.byte_count() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
                    "tensor '", header.name(), "' byte_count: ", header.byte_count(), " is out of range");
+  TensorMeta meta;
+  meta.dtype = *dtype;
+  meta.codec = *codec;
   meta.shape.assign(header.shape().begin(), header.shape().end());
   meta.blockSize = header.block_size();
   meta.byteCount = static_cast<int64_t>(header.byte_count());
