@@ -2,11 +2,15 @@
 
     python provider.py node_0          (or RAVNEST_NODE=node_0 python provider.py)
 
-Run cluster_formation.py first; start the providers in any order (python -m ravnest.launch starts them all).
+Run cluster_formation.py first; start the providers in any order, or all at once with
+`python -m ravnest.launch provider.py`. RAVNEST_EPOCHS sets the epochs (default 20), RAVNEST_VALIDATE=0 skips
+validation. The root prints the training throughput; every provider prints its peak memory.
 """
 
 import os
+import resource
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +19,7 @@ from data import digits_loaders
 from ravnest import Node, Trainer, set_seed
 
 EPOCHS = int(os.environ.get("RAVNEST_EPOCHS", "20"))
+VALIDATE = os.environ.get("RAVNEST_VALIDATE", "1") != "0"
 BATCH_SIZE = 64
 
 
@@ -30,6 +35,14 @@ if __name__ == "__main__":
     train_loader, val_loader = digits_loaders(BATCH_SIZE)
     node = Node(name=name, optimizer=torch.optim.Adam, device=torch.device("cpu"), criterion=loss_fn,
                 labels=train_loader, test_labels=val_loader)
-    trainer = Trainer(node=node, train_loader=train_loader, val_loader=val_loader, val_freq=1, epochs=EPOCHS,
-                      batch_size=BATCH_SIZE, inputs_dtype=torch.float32)
+    trainer = Trainer(node=node, train_loader=train_loader, val_loader=val_loader if VALIDATE else None,
+                      val_freq=1, epochs=EPOCHS, batch_size=BATCH_SIZE, inputs_dtype=torch.float32)
+    started = time.perf_counter()
     trainer.train()
+    if node.is_root:
+        node.shutdown()
+        samples = EPOCHS * len(train_loader.dataset)
+        print(f"throughput: {samples / (time.perf_counter() - started):.0f} samples/s "
+              f"({EPOCHS} epochs of {len(train_loader.dataset)} samples, validation "
+              f"{'included' if VALIDATE else 'off'})")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

@@ -74,6 +74,9 @@ class Node:
                              send_deadline=kwargs.pop("send_deadline", 60.0))
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
+        self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf
+        self.node_id, self.cluster_id = self._node.node_id, self._node.rank
+        self.stage_index, self.cluster_length = self._node.stage_index, self._node.cluster_length
         self.routing = json.loads(Path(self._node.routing_path).read_text())
         # A stage of only parameter-free layers (activations, pooling) has nothing to optimize.
         has_parameters = bool(self.parameters())
@@ -93,17 +96,12 @@ class Node:
         self._save_requested = False
         self._finished = False
         self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf))
-        if self.is_root:
-            atexit.register(self._finish_at_exit)
+        atexit.register(self._close_at_exit)
 
     # Role and stage ------------------------------------------------------------------------------------------
-    is_root = property(lambda self: self._node.is_root)
-    is_leaf = property(lambda self: self._node.is_leaf)
-    node_id = property(lambda self: self._node.node_id)
-    cluster_id = property(lambda self: self._node.rank)
-    stage_index = property(lambda self: self._node.stage_index)
-    cluster_length = property(lambda self: self._node.cluster_length)
-    node_type = property(lambda self: "root" if self.is_root else "leaf" if self.is_leaf else "stem")
+    @property
+    def node_type(self):
+        return "root" if self.is_root else "leaf" if self.is_leaf else "stem"
 
     def parameters(self):
         """The stage's parameters: the tensors the C++ stage trains (no copies)."""
@@ -150,15 +148,25 @@ class Node:
         self._finished = True
         if self._node.save_requested:
             self.save_submodel()
+        self.close()
 
     def shutdown(self):
         """Root: waits for the outstanding backward passes and shuts the pipeline down (idempotent)."""
         if self._finished:
             return
         self._finished = True
-        self._node.finish_training(self._save_requested)
-        if self._save_requested:
-            self.save_submodel()
+        try:
+            self._node.finish_training(self._save_requested)
+            if self._save_requested:
+                self.save_submodel()
+        finally:
+            self.close()
+
+    def close(self):
+        """Stops the node's threads and server. The node takes no more work afterwards (idempotent).
+
+        Runs at exit at the latest: the C++ threads must stop while Python can still run their hooks."""
+        self._node = None
 
     def save_submodel(self):
         folder = Path(TRAINED_FOLDER) / f"cluster_{self.cluster_id}"
@@ -167,11 +175,14 @@ class Node:
         torch.save(self.state_dict(), path)
         return path
 
-    def _finish_at_exit(self):
+    def _close_at_exit(self):
         try:
-            self.shutdown()
+            if self.is_root and self._node is not None:
+                self.shutdown()
         except _C.Error as error:
             log.error("%s: %s", self.name, error)
+        finally:
+            self.close()
 
     def _model_inputs(self, tensors, kwargs):
         if not self.is_root:
