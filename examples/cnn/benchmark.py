@@ -1,0 +1,57 @@
+"""Throughput of the digits CNN: three local providers against one plain PyTorch process, in the same run.
+
+    python benchmark.py            (after cluster_formation.py; RAVNEST_EPOCHS overrides the 5 epochs)
+
+Both train 5 epochs with batch 64, Adam and MSE, validation off. Prints samples/s of each, their ratio and the
+peak RSS of every provider.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from data import digits_loaders
+from models import CNN
+from ravnest import set_seed
+
+EPOCHS = int(os.environ.get("RAVNEST_EPOCHS", "5"))
+
+
+def single_process_samples_per_second():
+    set_seed(42)
+    train_loader, _ = digits_loaders(64)
+    model = CNN()
+    optimizer = torch.optim.Adam(model.parameters())
+    started = time.perf_counter()
+    for _ in range(EPOCHS):
+        for images, labels in train_loader:
+            optimizer.zero_grad()
+            F.mse_loss(model(images), labels).backward()
+            optimizer.step()
+    return EPOCHS * len(train_loader.dataset) / (time.perf_counter() - started)
+
+
+def pipeline_figures():
+    env = dict(os.environ, RAVNEST_EPOCHS=str(EPOCHS), RAVNEST_VALIDATE="0")
+    result = subprocess.run([sys.executable, "-m", "ravnest.launch", "provider.py"], env=env, text=True,
+                            capture_output=True)
+    if result.returncode != 0:
+        sys.exit(f"the providers failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+    throughput = float(re.search(r"throughput: (\d+) samples/s", result.stdout).group(1))
+    rss = dict(re.findall(r"\[(node_\d+)\] peak RSS: (\d+) MiB", result.stdout))
+    return throughput, rss
+
+
+if __name__ == "__main__":
+    pipeline, rss = pipeline_figures()
+    single = single_process_samples_per_second()
+    print(f"3 providers:            {pipeline:8.0f} samples/s")
+    print(f"single-process PyTorch: {single:8.0f} samples/s (torch threads: {torch.get_num_threads()})")
+    print(f"ratio:                  {pipeline / single:8.2f}x")
+    for node, mib in sorted(rss.items()):
+        print(f"peak RSS {node}:        {mib:>8} MiB")
