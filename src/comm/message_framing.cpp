@@ -51,6 +51,14 @@ std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind cod
   header.set_kind(toWireKind(message.kind));
   header.set_sender(message.sender);
   header.set_id(message.id);
+  if (message.kind == MessageKind::kRingChunk) {
+    wire::RingTag* ring = header.mutable_ring();
+    ring->set_ring_id(message.ring.ringId);
+    ring->set_round(message.ring.round);
+    ring->set_phase(message.ring.phase);
+    ring->set_step(message.ring.step);
+    ring->set_segment(message.ring.segment);
+  }
   std::vector<at::Tensor> payloads;
   payloads.reserve(message.tensors.size());
   for (const auto& named : message.tensors) {

@@ -13,7 +13,11 @@
 namespace ravnest::detail {
 
 PayloadAssembler::PayloadAssembler(const wire::MessageHeader& header, const TransportOptions& options)
-    : kind_(fromWireKind(header.kind())), sender_(header.sender()), id_(header.id()) {
+    : kind_(fromWireKind(header.kind())),
+      sender_(header.sender()),
+      id_(header.id()),
+      ring_{header.ring().ring_id(), header.ring().round(), header.ring().phase(), header.ring().step(),
+            header.ring().segment()} {
   RAVNEST_CHECK_AS(ProtocolError, header.tensors_size() <= options.maxTensorsPerMessage, "message tensors: ",
                    header.tensors_size(), " tensors exceed the limit of ", options.maxTensorsPerMessage);
   limits_.maxTensorBytes = options.maxMessageBytes;
@@ -59,6 +63,7 @@ Message PayloadAssembler::finish() {
   message.kind = kind_;
   message.sender = std::move(sender_);
   message.id = id_;
+  message.ring = ring_;
   message.tensors.reserve(tensors_.size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
     EncodedTensor& encoded = tensors_[i];

@@ -36,6 +36,7 @@ class PayloadAssembler {
   MessageKind kind_;
   std::string sender_;
   uint64_t id_;
+  RingTag ring_;
   std::vector<std::string> names_;
   std::vector<EncodedTensor> tensors_;
   DecodeLimits limits_;

@@ -63,6 +63,10 @@ Inbox& PeerServer::inbox(MessageKind kind) {
   return impl_->state.inbox(kind);
 }
 
+void PeerServer::setValidator(MessageKind kind, MessageValidator validator) {
+  impl_->state.setValidator(kind, std::move(validator));
+}
+
 uint64_t PeerServer::refusedRequests() const {
   return impl_->state.refusedRequests.load();
 }

@@ -24,6 +24,21 @@ ServerState::ServerState(std::string nodeName, TransportOptions transportOptions
   for (auto& inbox : inboxes) inbox = std::make_unique<Inbox>(options.inboxCapacity);
 }
 
+void ServerState::setValidator(MessageKind kind, Validator validator) {
+  auto shared = validator ? std::make_shared<const Validator>(std::move(validator)) : nullptr;
+  std::lock_guard<std::mutex> lock(validatorsMutex);
+  validators[static_cast<size_t>(kind)] = std::move(shared);
+}
+
+void ServerState::validate(const Message& message) const {
+  std::shared_ptr<const Validator> validator;
+  {
+    std::lock_guard<std::mutex> lock(validatorsMutex);
+    validator = validators[static_cast<size_t>(message.kind)];
+  }
+  if (validator) (*validator)(message);
+}
+
 bool ServerState::authorize(const grpc::CallbackServerContext& context, const char* method) {
   if (options.authToken.empty()) return true;
   const auto& metadata = context.client_metadata();

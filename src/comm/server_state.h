@@ -3,7 +3,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/server_context.h>
@@ -27,11 +29,18 @@ struct ServerState {
 
   Inbox& inbox(MessageKind kind) { return *inboxes[static_cast<size_t>(kind)]; }
 
+  using Validator = std::function<void(const Message&)>;
+  void setValidator(MessageKind kind, Validator validator);
+  /// Runs the validator of the message's kind, if any. Throws what it throws (ProtocolError).
+  void validate(const Message& message) const;
+
   const std::string node;
   const TransportOptions options;
   const std::shared_ptr<spdlog::logger> log;
   std::array<std::unique_ptr<Inbox>, kMessageKindCount> inboxes;
   std::atomic<uint64_t> refusedRequests{0};
+  mutable std::mutex validatorsMutex;
+  std::array<std::shared_ptr<const Validator>, kMessageKindCount> validators;
   std::atomic<uint64_t> rejectedMessages{0};
 };
 

@@ -137,6 +137,7 @@ void TransferReactor::endOfStreamLocked() {
   }
   try {
     Message message = assembler_->finish();
+    state_.validate(message);
     inbox_->commit(std::move(message));
     holdingSlot_ = false;
   } catch (const std::exception& error) {

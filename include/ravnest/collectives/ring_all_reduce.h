@@ -1,0 +1,89 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "ravnest/comm/peer_client.h"
+#include "ravnest/comm/peer_server.h"
+#include "ravnest/tensor/codec.h"
+
+namespace ravnest {
+
+namespace detail {
+class ChunkRouter;
+struct RingLayout;
+}  // namespace detail
+
+/// One ring this node belongs to: a range of named tensors that one node of every cluster holds.
+struct RingSpec {
+  uint32_t ringId = 0;
+  std::vector<std::string> tensorNames;  // flattening order, the same on every member
+  std::vector<int64_t> numels;           // element count of each named tensor
+  std::string nextAddress;               // the member in cluster rank + 1 (mod ring size): where we send
+};
+
+struct RingAllReduceOptions {
+  /// Codec for the chunks on the wire. The reduction itself is always done in float32 (float64 for integers).
+  CodecKind codec = CodecKind::kNone;
+  /// Chunks are sent in segments of about this size, so sending, receiving and reducing overlap.
+  int64_t segmentBytes = int64_t{4} << 20;
+  /// Transport settings of the clients to the next members (job token, deadline of each send).
+  TransportOptions transport;
+  /// Longest wait for one chunk from the previous member.
+  std::chrono::milliseconds chunkDeadline{std::chrono::seconds(60)};
+};
+
+/// Parallel multi-ring all-reduce across clusters. Every ring averages its range of tensors among its R
+/// members (one per cluster): the range is flattened into one buffer cut into R chunks; R-1 reduce-scatter
+/// steps leave each member owning the sum of one chunk, which it divides by R; R-1 all-gather steps hand every
+/// member every averaged chunk. Each member sends and receives 2(R-1)/R of the range, the bandwidth optimum.
+/// All rings of a node run at once, each on its own thread, and each step's send overlaps its receive.
+/// Every replica ends with the same bits: with a lossy codec the owner of a chunk keeps the value its peers
+/// decode. Chunks travel as kRingChunk messages tagged with ring, round, phase, step and segment; the server
+/// rejects chunks of unknown rings, other rounds, steps out of range or the wrong size.
+class RingAllReduce {
+ public:
+  /// `server` receives this node's ring chunks and must outlive this object; this object installs the
+  /// kRingChunk validator. `rank` is this node's cluster, `ringSize` the number of clusters.
+  /// Throws InvalidArgumentError for an inconsistent plan.
+  RingAllReduce(PeerServer& server, std::string nodeName, int rank, int ringSize, std::vector<RingSpec> rings,
+                RingAllReduceOptions options = {});
+  ~RingAllReduce();
+  RingAllReduce(const RingAllReduce&) = delete;
+  RingAllReduce& operator=(const RingAllReduce&) = delete;
+
+  /// Replaces every tensor the rings name with its mean across the ring members, in place, and returns when
+  /// all rings are done. Every member must call it the same number of times. Not reentrant.
+  /// Throws InvalidArgumentError when a named tensor is missing or its size differs from the first call,
+  /// NetworkError or TimeoutError when a member fails or falls silent, ProtocolError when one rejects a chunk.
+  void averageInPlace(const std::unordered_map<std::string, at::Tensor>& tensors);
+
+  /// Rounds completed so far.
+  uint64_t rounds() const { return round_.load(); }
+
+ private:
+  void runRing(size_t ringIndex, const std::vector<at::Tensor>& members);
+  void validateChunk(const Message& message) const;
+
+  PeerServer& server_;
+  const std::string nodeName_;
+  const int rank_;
+  const int ringSize_;
+  const std::vector<RingSpec> rings_;
+  const RingAllReduceOptions options_;
+  std::vector<detail::RingLayout> layouts_;  // per ring
+  std::map<uint32_t, size_t> ringIndex_;     // ring id -> position in rings_
+  std::map<std::string, std::unique_ptr<PeerClient>> clients_;
+  std::unique_ptr<detail::ChunkRouter> router_;
+  std::atomic<uint64_t> round_{0};
+};
+
+}  // namespace ravnest

@@ -1,0 +1,178 @@
+#include "ravnest/collectives/ring_all_reduce.h"
+
+#include <ATen/ATen.h>
+
+#include <exception>
+#include <future>
+#include <thread>
+
+#include "collectives/chunk_router.h"
+#include "collectives/ring_layout.h"
+#include "ravnest/common/error.h"
+
+namespace ravnest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Sends one chunk of `buffer`, segment by segment, to the next member.
+void sendChunk(const PeerClient& next, RingTag tag, const at::Tensor& buffer, const detail::RingLayout& layout,
+               int chunk, CodecKind codec) {
+  for (int64_t segment = 0; segment < layout.segmentCount(chunk); ++segment) {
+    const int64_t begin = layout.segmentBegin(chunk, segment);
+    Message message;
+    message.kind = MessageKind::kRingChunk;
+    tag.segment = static_cast<uint32_t>(segment);
+    message.ring = tag;
+    message.tensors.push_back({"chunk", buffer.slice(0, begin, begin + layout.segmentSize(chunk, segment))});
+    next.send(std::move(message), codec);
+  }
+}
+
+}  // namespace
+
+RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank, int ringSize,
+                             std::vector<RingSpec> rings, RingAllReduceOptions options)
+    : server_(server),
+      nodeName_(std::move(nodeName)),
+      rank_(rank),
+      ringSize_(ringSize),
+      rings_(std::move(rings)),
+      options_(std::move(options)),
+      router_(std::make_unique<detail::ChunkRouter>(server.inbox(MessageKind::kRingChunk))) {
+  RAVNEST_CHECK(ringSize >= 1 && rank >= 0 && rank < ringSize, "all-reduce: rank ", rank,
+                " is outside a ring of size ", ringSize);
+  const int64_t segmentElements = options_.segmentBytes / static_cast<int64_t>(sizeof(float));
+  for (size_t i = 0; i < rings_.size(); ++i) {
+    const RingSpec& spec = rings_[i];
+    RAVNEST_CHECK(!spec.tensorNames.empty() && spec.tensorNames.size() == spec.numels.size(), "all-reduce: ring ",
+                  spec.ringId, " needs one element count per tensor name");
+    RAVNEST_CHECK(ringIndex_.emplace(spec.ringId, i).second, "all-reduce: ring id ", spec.ringId, " appears twice");
+    RAVNEST_CHECK(ringSize == 1 || !spec.nextAddress.empty(), "all-reduce: ring ", spec.ringId,
+                  " has no next member");
+    layouts_.emplace_back(spec.numels, ringSize, segmentElements);
+    if (ringSize > 1 && clients_.count(spec.nextAddress) == 0) {
+      clients_.emplace(spec.nextAddress, std::make_unique<PeerClient>(nodeName_, spec.nextAddress, options_.transport));
+    }
+  }
+  server_.setValidator(MessageKind::kRingChunk, [this](const Message& message) { validateChunk(message); });
+}
+
+RingAllReduce::~RingAllReduce() {
+  server_.setValidator(MessageKind::kRingChunk, {});
+}
+
+void RingAllReduce::validateChunk(const Message& message) const {
+  const RingTag& tag = message.ring;
+  const auto found = ringIndex_.find(tag.ringId);
+  RAVNEST_CHECK_AS(ProtocolError, found != ringIndex_.end(), "ring chunk: ring ", tag.ringId,
+                   " is not a ring of node ", nodeName_);
+  const uint64_t current = round_.load();
+  // A member that finished this round may already send the next round's first chunks; nothing can be further ahead.
+  RAVNEST_CHECK_AS(ProtocolError, tag.round == current || tag.round == current + 1, "ring chunk: round ", tag.round,
+                   " of ring ", tag.ringId, " is not running (node ", nodeName_, " is at round ", current, ")");
+  RAVNEST_CHECK_AS(ProtocolError, tag.phase <= 1 && static_cast<int>(tag.step) < ringSize_ - 1, "ring chunk: phase ",
+                   tag.phase, " step ", tag.step, " is out of range for a ring of ", ringSize_);
+  RAVNEST_CHECK_AS(ProtocolError, message.tensors.size() == 1, "ring chunk: carries ", message.tensors.size(),
+                   " tensors instead of 1");
+  const detail::RingLayout& layout = layouts_[found->second];
+  const int previous = (rank_ + ringSize_ - 1) % ringSize_;
+  const int chunk = detail::sentChunk(previous, ringSize_, static_cast<int>(tag.phase), static_cast<int>(tag.step));
+  RAVNEST_CHECK_AS(ProtocolError, static_cast<int64_t>(tag.segment) < layout.segmentCount(chunk), "ring chunk: segment ",
+                   tag.segment, " is out of range for chunk ", chunk, " of ring ", tag.ringId);
+  const at::Tensor& values = message.tensors.front().tensor;
+  const int64_t expected = layout.segmentSize(chunk, tag.segment);
+  RAVNEST_CHECK_AS(ProtocolError, values.dim() == 1 && values.numel() == expected && at::isFloatingType(values.scalar_type()),
+                   "ring chunk: ring ", tag.ringId, " step ", tag.step, " segment ", tag.segment, " expects ", expected,
+                   " floating-point values, got ", values.numel(), " of ", values.scalar_type());
+}
+
+void RingAllReduce::averageInPlace(const std::unordered_map<std::string, at::Tensor>& tensors) {
+  std::vector<std::vector<at::Tensor>> members(rings_.size());
+  for (size_t i = 0; i < rings_.size(); ++i) {
+    const RingSpec& spec = rings_[i];
+    for (size_t j = 0; j < spec.tensorNames.size(); ++j) {
+      const auto found = tensors.find(spec.tensorNames[j]);
+      RAVNEST_CHECK(found != tensors.end(), "all-reduce: no tensor named '", spec.tensorNames[j], "' (ring ",
+                    spec.ringId, ")");
+      RAVNEST_CHECK(found->second.numel() == spec.numels[j], "all-reduce: '", spec.tensorNames[j], "' has ",
+                    found->second.numel(), " elements, the ring plan says ", spec.numels[j]);
+      members[i].push_back(found->second);
+    }
+  }
+  if (ringSize_ == 1) {
+    ++round_;
+    return;
+  }
+  std::vector<std::exception_ptr> failures(rings_.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < rings_.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        runRing(i, members[i]);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ++round_;
+  for (const auto& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+}
+
+void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& members) {
+  const RingSpec& spec = rings_[ringIndex];
+  const detail::RingLayout& layout = layouts_[ringIndex];
+  const bool integral = !at::isFloatingType(members.front().scalar_type());
+  // Integer state (BatchNorm's num_batches_tracked) is averaged in float64, exact for counts below 2^53.
+  const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
+  std::vector<at::Tensor> flat;
+  for (const at::Tensor& member : members) flat.push_back(member.detach().reshape({-1}).to(at::kCPU, reduceType));
+  const at::Tensor buffer = at::cat(flat);
+
+  const PeerClient& next = *clients_.at(spec.nextAddress);
+  const int previous = (rank_ + ringSize_ - 1) % ringSize_;
+  const uint64_t round = round_.load();
+  const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId);
+  for (uint32_t phase = 0; phase <= 1; ++phase) {
+    for (int step = 0; step < ringSize_ - 1; ++step) {
+      const RingTag tag{spec.ringId, round, phase, static_cast<uint32_t>(step), 0};
+      const int outgoing = detail::sentChunk(rank_, ringSize_, static_cast<int>(phase), step);
+      const int incoming = detail::sentChunk(previous, ringSize_, static_cast<int>(phase), step);
+      auto sending = std::async(std::launch::async, sendChunk, std::cref(next), tag, std::cref(buffer),
+                                std::cref(layout), outgoing, options_.codec);
+      for (int64_t segment = 0; segment < layout.segmentCount(incoming); ++segment) {
+        const detail::ChunkKey key{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
+        const at::Tensor values = router_->take(key, Clock::now() + options_.chunkDeadline, waitingFor);
+        const int64_t begin = layout.segmentBegin(incoming, segment);
+        at::Tensor target = buffer.slice(0, begin, begin + layout.segmentSize(incoming, segment));
+        if (phase == 0) {
+          target.add_(values.to(reduceType));
+        } else {
+          target.copy_(values);
+        }
+      }
+      sending.get();
+    }
+    if (phase == 0) {
+      const int owned = detail::sentChunk(rank_, ringSize_, 1, 0);
+      at::Tensor chunk = buffer.slice(0, layout.chunkBegin(owned), layout.chunkBegin(owned) + layout.chunkSize(owned));
+      chunk.div_(ringSize_);
+      // Keep the value the other members will decode, so every replica holds the same numbers.
+      if (options_.codec != CodecKind::kNone) chunk.copy_(decodeTensor(encodeTensor(chunk, options_.codec)));
+    }
+  }
+
+  int64_t offset = 0;
+  for (const at::Tensor& member : members) {
+    at::Tensor averaged = buffer.slice(0, offset, offset + member.numel()).view(member.sizes());
+    if (integral) averaged = averaged.round();
+    at::NoGradGuard noGrad;
+    member.copy_(averaged);
+    offset += member.numel();
+  }
+}
+
+}  // namespace ravnest
