@@ -15,13 +15,21 @@ namespace py = pybind11;
 
 namespace {
 
-/// Every hook of a node, implemented by one Python object with the methods optimizer_step, zero_grad,
-/// lr_step, loss, evaluate_batch and end_evaluation (see ravnest/node.py).
-class PythonHooks final : public ravnest::OptimizerHook,
-                          public ravnest::LrSchedulerHook,
-                          public ravnest::LeafHook {
+/// The optimizer and leaf hooks of a node, implemented by one Python object with the methods optimizer_step,
+/// zero_grad, loss, evaluate_batch and end_evaluation (see ravnest/node.py); its lr_step goes through LrStep.
+class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHook {
  public:
-  PythonHooks(py::object target, std::string nodeName) : target_(std::move(target)), nodeName_(std::move(nodeName)) {}
+  /// The node's hooks: those `target` has methods for.
+  static ravnest::NodeHooks asNodeHooks(py::object target) {
+    auto hooks = std::make_shared<PythonHooks>(target);
+    ravnest::NodeHooks result;
+    if (py::hasattr(target, "optimizer_step")) result.optimizer = hooks;
+    if (py::hasattr(target, "lr_step")) result.lrScheduler = std::make_shared<LrStep>(hooks);
+    if (py::hasattr(target, "loss")) result.leaf = hooks;
+    return result;
+  }
+
+  explicit PythonHooks(py::object target) : target_(std::move(target)) {}
   ~PythonHooks() override {
     py::gil_scoped_acquire gil;
     target_ = py::object();
@@ -43,7 +51,7 @@ class PythonHooks final : public ravnest::OptimizerHook,
   void endEvaluation() override { call("end_evaluation"); }
 
  private:
-  /// The lr scheduler's step() has the same C++ name as the optimizer's, so the scheduler goes through this.
+  /// The scheduler's step(), kept apart because the optimizer's has the same C++ name.
   class LrStep final : public ravnest::LrSchedulerHook {
    public:
     explicit LrStep(std::shared_ptr<PythonHooks> hooks) : hooks_(std::move(hooks)) {}
@@ -53,17 +61,6 @@ class PythonHooks final : public ravnest::OptimizerHook,
     std::shared_ptr<PythonHooks> hooks_;
   };
 
- public:
-  static ravnest::NodeHooks asNodeHooks(py::object target, const std::string& nodeName) {
-    auto hooks = std::make_shared<PythonHooks>(target, nodeName);
-    ravnest::NodeHooks result;
-    if (py::hasattr(target, "optimizer_step")) result.optimizer = hooks;
-    if (py::hasattr(target, "lr_step")) result.lrScheduler = std::make_shared<LrStep>(hooks);
-    if (py::hasattr(target, "loss")) result.leaf = hooks;
-    return result;
-  }
-
- private:
   static py::dict asDict(const std::vector<ravnest::NamedTensor>& tensors) {
     py::dict result;
     for (const auto& named : tensors) result[py::str(named.name)] = named.tensor;
@@ -87,7 +84,6 @@ class PythonHooks final : public ravnest::OptimizerHook,
   }
 
   py::object target_;
-  std::string nodeName_;
 };
 
 /// Deletes a node with the GIL released: its compute thread may be waiting for the GIL in a hook.
@@ -149,7 +145,7 @@ void bindNode(py::module_& m) {
       .def(
           "start",
           [](Node& node, py::object hooks) {
-            auto nodeHooks = PythonHooks::asNodeHooks(std::move(hooks), node.config().name());
+            auto nodeHooks = PythonHooks::asNodeHooks(std::move(hooks));
             py::gil_scoped_release released;
             node.start(std::move(nodeHooks));
           },

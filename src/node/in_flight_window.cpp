@@ -38,11 +38,6 @@ void InFlightWindow::fail(std::exception_ptr failure) {
   slotFreedOrFailed_.notify_all();
 }
 
-size_t InFlightWindow::inFlight() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return inFlight_;
-}
-
 void InFlightWindow::throwIfFailedLocked() const {
   if (failure_) std::rethrow_exception(failure_);
 }

@@ -25,9 +25,6 @@ class InFlightWindow {
   /// Records why the node stopped (the first failure wins) and wakes every waiter.
   void fail(std::exception_ptr failure);
 
-  size_t inFlight() const;
-  size_t limit() const { return limit_; }
-
  private:
   void throwIfFailedLocked() const;
 

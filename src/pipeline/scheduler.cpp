@@ -53,14 +53,4 @@ void Scheduler::close() {
   forwardRoomFreed_.notify_all();
 }
 
-size_t Scheduler::queuedForward() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return forward_.size();
-}
-
-size_t Scheduler::queuedBackward() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return backward_.size();
-}
-
 }  // namespace ravnest

@@ -29,7 +29,8 @@ def main(name, spec):
     node = Node(name=name, optimizer=optimizer, optimizer_params=optimizer_params, lr_scheduler=scheduler,
                 lr_scheduler_params=scheduler_params, lr_step_on_epoch_change=False, criterion=criterion,
                 update_frequency=spec["update_frequency"], labels=data,
-                max_in_flight=spec.get("max_in_flight", 0), peer_loss_grace=2.0)
+                max_in_flight=spec.get("max_in_flight", 0), compression=spec.get("compression", False),
+                peer_loss_grace=2.0)
     trainer = Trainer(node=node, train_loader=data, epochs=spec.get("epochs", 1), save=True)
     trainer.train()
 

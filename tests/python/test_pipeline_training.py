@@ -47,8 +47,9 @@ def test_synchronous_pipeline_matches_single_process_training(tmp_path, monkeypa
     assert_matches_reference(tmp_path, spec, monkeypatch)
 
 
-def test_four_stage_asynchronous_pipeline_trains_and_exits(tmp_path):
-    spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 24, "epochs": 2}
+def test_four_stage_asynchronous_pipeline_with_compression_trains_and_exits(tmp_path):
+    spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 24, "epochs": 2,
+            "compression": True}
     codes, logs, _ = split_and_train(tmp_path, spec, nodes=4)
     assert_all_exited_cleanly(codes, logs)
     losses = [float(line) for line in (tmp_path / "losses.txt").read_text().split()]

@@ -36,9 +36,6 @@ class Scheduler {
   /// Wakes every waiter; pushes fail from now on, queued work can still be taken. Idempotent.
   void close();
 
-  size_t queuedForward() const;
-  size_t queuedBackward() const;
-
  private:
   const size_t forwardCapacity_;
   mutable std::mutex mutex_;
