@@ -6,4 +6,5 @@
 void bindErrors(pybind11::module_& m);
 void bindTransport(pybind11::module_& m);
 void bindCluster(pybind11::module_& m);
+void bindCollectives(pybind11::module_& m);
 void bindNode(pybind11::module_& m);

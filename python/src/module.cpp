@@ -13,5 +13,6 @@ PYBIND11_MODULE(_C, m) {
   m.def("log_level", &ravnest::logLevel, "The current log level's name.");
   bindTransport(m);
   bindCluster(m);
+  bindCollectives(m);
   bindNode(m);
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <exception>
 #include <future>
 #include <thread>
@@ -15,17 +16,28 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Sends one chunk of `buffer`, segment by segment, to the next member.
+constexpr int64_t kSegmentsInFlight = 4;
+
+/// Sends one chunk of `buffer` to the next member, several segments at a time so that one segment's
+/// acknowledgement does not hold up the next.
 void sendChunk(const PeerClient& next, RingTag tag, const at::Tensor& buffer, const detail::RingLayout& layout,
                int chunk, CodecKind codec) {
-  for (int64_t segment = 0; segment < layout.segmentCount(chunk); ++segment) {
+  auto sendSegment = [&](int64_t segment) {
     const int64_t begin = layout.segmentBegin(chunk, segment);
     Message message;
     message.kind = MessageKind::kRingChunk;
-    tag.segment = static_cast<uint32_t>(segment);
     message.ring = tag;
+    message.ring.segment = static_cast<uint32_t>(segment);
     message.tensors.push_back({"chunk", buffer.slice(0, begin, begin + layout.segmentSize(chunk, segment))});
     next.send(std::move(message), codec);
+  };
+  const int64_t segments = layout.segmentCount(chunk);
+  for (int64_t first = 0; first < segments; first += kSegmentsInFlight) {
+    std::vector<std::future<void>> inFlight;
+    for (int64_t segment = first; segment < std::min(segments, first + kSegmentsInFlight); ++segment) {
+      inFlight.push_back(std::async(std::launch::async, sendSegment, segment));
+    }
+    for (auto& sending : inFlight) sending.get();
   }
 }
 

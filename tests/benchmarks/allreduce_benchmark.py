@@ -1,0 +1,118 @@
+"""All-reduce benchmark: ravnest's ring all-reduce against PyTorch's Gloo all-reduce, in the same processes.
+
+For N = 2, 3, 4 processes on this machine and float32 buffers of 1, 16 and 128 MiB, every process runs both
+all-reduces alternately, call after call, and rank 0 prints the median time per call, the bus bandwidth
+(size * 2(N-1)/N / time) of each and the ratio ravnest / Gloo. Compressed ravnest variants are reported too.
+
+Run:  /usr/bin/python3 tests/benchmarks/allreduce_benchmark.py [--sizes-mib 1 16 128] [--ranks 2 3 4] [--calls 5]
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+
+import ravnest
+
+CODECS = ["none", "fp16", "int8-blockwise"]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def exchange_ports(port, world_size):
+    """Every rank's ravnest port, gathered through Gloo as plain integers (nothing pickled)."""
+    gathered = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size)]
+    dist.all_gather(gathered, torch.tensor([port], dtype=torch.int64))
+    return [int(t.item()) for t in gathered]
+
+
+def timed(call):
+    dist.barrier()
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def worker(rank, world_size, store_port, sizes_mib, calls):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{store_port}", rank=rank, world_size=world_size)
+    server = ravnest.PeerServer(f"node_{rank}")
+    ports = exchange_ports(server.port, world_size)
+    next_address = f"127.0.0.1:{ports[(rank + 1) % world_size]}"
+    rows = []
+    for size_mib in sizes_mib:
+        numel = size_mib * (1 << 20) // 4
+        ring = [{"ring_id": 0, "params": ["buffer"], "numels": [numel], "next": next_address}]
+        reducers = {codec: ravnest.RingAllReduce(server, f"node_{rank}", rank, world_size, ring, codec=codec)
+                    for codec in CODECS}
+        buffer = torch.randn(numel)
+
+        def gloo():
+            dist.all_reduce(buffer)
+            buffer.div_(world_size)
+
+        times = {"gloo": []}
+        times.update({codec: [] for codec in CODECS})
+        for call in range(calls + 1):  # the first call of each warms up connections and buffers
+            samples = {"gloo": timed(gloo)}
+            for codec, reducer in reducers.items():
+                samples[codec] = timed(lambda: reducer.average_({"buffer": buffer}))
+            if call > 0:
+                for name, seconds in samples.items():
+                    times[name].append(seconds)
+        rows.append((size_mib, {name: statistics.median(values) for name, values in times.items()}))
+        del reducers
+    dist.barrier()
+    server.shutdown()
+    dist.destroy_process_group()
+    return rows
+
+
+def report(world_size, rows):
+    for size_mib, medians in rows:
+        size = size_mib * (1 << 20)
+        bus = lambda seconds: size * 2 * (world_size - 1) / world_size / seconds / 1e9
+        gloo = medians["gloo"]
+        print(f"N={world_size} {size_mib:4d} MiB  gloo {gloo * 1e3:8.1f} ms {bus(gloo):6.2f} GB/s", end="")
+        for codec in CODECS:
+            ours = medians[codec]
+            print(f" | ravnest {codec} {ours * 1e3:8.1f} ms {bus(ours):6.2f} GB/s {gloo / ours:5.2f}x", end="")
+        print(flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes-mib", type=int, nargs="+", default=[1, 16, 128])
+    parser.add_argument("--ranks", type=int, nargs="+", default=[2, 3, 4])
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--worker", type=int, nargs=3, metavar=("RANK", "WORLD", "STORE_PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        rank, world_size, store_port = args.worker
+        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls)
+        if rank == 0:
+            report(world_size, rows)
+        return
+    print("ratio = gloo time / ravnest time (bus bandwidth ratio); bar: >= 1.0 at 16 and 128 MiB, uncompressed")
+    for world_size in args.ranks:
+        store_port = free_port()
+        command = [sys.executable, os.path.abspath(__file__), "--calls", str(args.calls), "--sizes-mib",
+                   *map(str, args.sizes_mib), "--worker"]
+        processes = [subprocess.Popen(command + [str(rank), str(world_size), str(store_port)])
+                     for rank in range(world_size)]
+        if any(process.wait() != 0 for process in processes):
+            sys.exit(f"a benchmark process of N={world_size} failed")
+
+
+if __name__ == "__main__":
+    main()
