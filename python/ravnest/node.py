@@ -16,6 +16,7 @@ import torch
 
 from ravnest import _C
 from ravnest.leaf import VAL_ACCURACIES_FILE, LeafHooks
+from ravnest.routing_runtime import build_output
 
 log = logging.getLogger("ravnest.node")
 
@@ -121,6 +122,12 @@ class Node:
         """Root: feeds one validation micro-batch; the leaf scores it against its next `test_labels` batch."""
         self._node.evaluate_batch(self._model_inputs(tensors, kwargs), self.epoch)
 
+    def predict(self, tensors=None, **kwargs):
+        """Root: runs one batch through the pipeline in evaluation mode and returns the model's output, as the
+        unsplit model in eval() mode would (the last stage sends it back to the root)."""
+        values = self._node.predict(self._model_inputs(tensors, kwargs), self.epoch)
+        return build_output(self.routing["model_output"], values)
+
     def end_validation(self):
         """Root: ends a validation pass; the leaf writes its accuracy to val_accuracies.txt."""
         self._node.end_evaluation(self.epoch)
@@ -135,7 +142,8 @@ class Node:
         self._save_requested = True
 
     def update_with_latest_weights(self):
-        """Kept for compatibility: a stage always trains and evaluates on its latest weights."""
+        """Kept for compatibility: nothing to do. Validation, prediction and the saved submodel always use the
+        stage's latest weights (the original kept a separate copy for them that this call refreshed)."""
 
     def reset(self):
         """Kept for compatibility: a node has no per-run state to clear between epochs."""

@@ -3,7 +3,9 @@
 On the root it feeds every batch of `train_loader` into the pipeline, validates every `val_freq` epochs and
 waits for the backward passes at each epoch's end. On stems and leaves train() serves until the root shuts
 the pipeline down (when the root's script ends, or on `node.shutdown()`). Subclasses write custom loops with
-`prelim_checks()`, `self.node.forward_compute(...)` and `self.node.wait_for_backwards()` once per epoch.
+`prelim_checks()`, `self.node.forward_compute(...)` and `self.node.wait_for_backwards()` once per epoch: on
+stems and leaves `prelim_checks()` serves until the pipeline shuts down and then ends the process with exit
+code 0, so the root-only loop after it never runs there.
 """
 
 import torch
@@ -26,15 +28,16 @@ class Trainer:
             self.lr_scheduler = lr_scheduler(node.optimizer, **lr_scheduler_params)
 
     def prelim_checks(self):
-        """Checks the trainer can run: a node, and on the root a train_loader."""
-        if self.node is None:
-            raise ValueError("Trainer needs a node: Trainer(node=node, ...)")
-        if self.node.is_root and self.train_loader is None:
-            raise ValueError(f"{self.node.name} is the root: Trainer needs train_loader")
+        """Checks the trainer can run: a node, and on the root a train_loader. What custom train() loops call
+        first: on stems and leaves it serves until the pipeline shuts down, then exits the process (code 0)."""
+        self._check_node()
+        if not self.node.is_root:
+            self.node.serve()
+            raise SystemExit(0)
 
     def train(self):
-        """Root: trains for `epochs`; stems and leaves: serve until the pipeline shuts down."""
-        self.prelim_checks()
+        """Root: trains for `epochs`; stems and leaves: serve until the pipeline shuts down, then return."""
+        self._check_node()
         if not self.node.is_root:
             self.node.serve()
             return
@@ -58,9 +61,17 @@ class Trainer:
         self.node.end_validation()
 
     def pred(self, input_data):
-        """Root: feeds one batch for prediction; the leaf scores it as validation data."""
-        self.prelim_checks()
-        self.node.no_grad_forward_compute(self._cast(input_data))
+        """Root: returns the model's output for one batch (evaluation mode: dropout off, BatchNorm on its
+        running statistics), computed through the pipeline."""
+        if self.node is None:
+            raise ValueError("Trainer needs a node: Trainer(node=node, ...)")
+        return self.node.predict(self._cast(input_data))
+
+    def _check_node(self):
+        if self.node is None:
+            raise ValueError("Trainer needs a node: Trainer(node=node, ...)")
+        if self.node.is_root and self.train_loader is None:
+            raise ValueError(f"{self.node.name} is the root: Trainer needs train_loader")
 
     def _inputs_of(self, batch):
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch

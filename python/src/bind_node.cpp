@@ -15,6 +15,13 @@ namespace py = pybind11;
 
 namespace {
 
+/// Named tensors as a Python dict, name -> tensor. Needs the GIL.
+py::dict asDict(const std::vector<ravnest::NamedTensor>& tensors) {
+  py::dict result;
+  for (const auto& named : tensors) result[py::str(named.name)] = named.tensor;
+  return result;
+}
+
 /// The optimizer and leaf hooks of a node, implemented by one Python object with the methods optimizer_step,
 /// zero_grad, loss, evaluate_batch and end_evaluation (see ravnest/node.py); its lr_step goes through LrStep.
 class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHook {
@@ -60,12 +67,6 @@ class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHoo
    private:
     std::shared_ptr<PythonHooks> hooks_;
   };
-
-  static py::dict asDict(const std::vector<ravnest::NamedTensor>& tensors) {
-    py::dict result;
-    for (const auto& named : tensors) result[py::str(named.name)] = named.tensor;
-    return result;
-  }
 
   void call(const char* name) {
     call(name, [](py::object method) { method(); });
@@ -166,6 +167,19 @@ void bindNode(py::module_& m) {
             node.evaluateBatch(std::move(tensors), epoch);
           },
           py::arg("inputs"), py::arg("epoch"), "Root: feeds a validation micro-batch.")
+      .def(
+          "predict",
+          [](Node& node, const py::dict& inputs, int64_t epoch) {
+            auto tensors = namedTensors(inputs);
+            std::vector<ravnest::NamedTensor> output;
+            {
+              py::gil_scoped_release released;
+              output = node.predict(std::move(tensors), epoch);
+            }
+            return asDict(output);
+          },
+          py::arg("inputs"), py::arg("epoch"),
+          "Root: runs a micro-batch without gradients; returns the model-output values by graph name.")
       .def("end_evaluation", &Node::endEvaluation, py::arg("epoch"), py::call_guard<py::gil_scoped_release>())
       .def("wait_for_backwards", &Node::waitForBackwards, py::call_guard<py::gil_scoped_release>())
       .def("finish_training", &Node::finishTraining, py::arg("save"), py::call_guard<py::gil_scoped_release>())

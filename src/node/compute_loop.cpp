@@ -60,6 +60,10 @@ void ComputeLoop::onActivationPart(Message part) {
     onMarker(meta);
     return;
   }
+  if (meta.kind == StreamKind::kPrediction) {
+    context_.predictions.deliver(part.id, std::move(part.tensors));
+    return;
+  }
   const int sender = context_.links.stageOf(part.sender);
   auto& assembly = assembling_[part.id];
   assembly.meta = meta;
@@ -95,7 +99,7 @@ void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
 void ComputeLoop::runMicroBatch(uint64_t id, Assembly assembly) {
   std::vector<at::Tensor> inputs;
   for (const auto& name : context_.plan.inputNames) inputs.push_back(assembly.values.at(name));
-  if (assembly.meta.kind == StreamKind::kEval) {
+  if (assembly.meta.kind == StreamKind::kEval || assembly.meta.kind == StreamKind::kPredict) {
     evaluate(id, assembly, inputs);
   } else if (context_.plan.isLast()) {
     trainOnLeaf(id, assembly, inputs);
@@ -150,7 +154,24 @@ void ComputeLoop::evaluate(uint64_t id, Assembly& assembly, const std::vector<at
   }
   std::vector<NamedTensor> modelOutput;
   for (const auto& name : context_.plan.modelOutputValues) modelOutput.push_back({name, assembly.values.at(name)});
-  context_.hooks.leaf->evaluateBatch(modelOutput, {id, assembly.meta.epoch});
+  if (assembly.meta.kind == StreamKind::kPredict) {
+    answerPrediction(id, std::move(modelOutput));
+  } else {
+    context_.hooks.leaf->evaluateBatch(modelOutput, {id, assembly.meta.epoch});
+  }
+}
+
+void ComputeLoop::answerPrediction(uint64_t id, std::vector<NamedTensor> modelOutput) {
+  if (context_.plan.stage == 0) {  // a one-node cluster: the root is the last stage
+    context_.predictions.deliver(id, std::move(modelOutput));
+    return;
+  }
+  Message answer;
+  answer.kind = MessageKind::kActivation;
+  answer.id = id;
+  answer.tensors = std::move(modelOutput);
+  attachMeta(answer, {StreamKind::kPrediction, epoch_, false});
+  context_.links.send(0, std::move(answer), codec_);
 }
 
 void ComputeLoop::sendOn(uint64_t id, const MicroBatchMeta& meta, const std::map<std::string, at::Tensor>& values) {

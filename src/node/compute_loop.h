@@ -9,6 +9,7 @@
 #include "node/in_flight_window.h"
 #include "node/micro_batch_meta.h"
 #include "node/peer_links.h"
+#include "node/prediction_mailbox.h"
 #include "node/stage_plan.h"
 #include "ravnest/config/node_config.h"
 #include "ravnest/node/node_options.h"
@@ -26,6 +27,7 @@ namespace ravnest::detail {
 /// - steps the optimizer every `updateFrequency` backward passes and the learning-rate scheduler per epoch
 ///   or per step;
 /// - passes the validation-end and shutdown markers down the chain; stops at the shutdown marker;
+/// - on the last stage, answers prediction micro-batches with their model output, sent to the root;
 /// - while idle, pings its peers and gives up on one that stays unreachable.
 /// Everything here runs on the compute thread; nothing is shared.
 class ComputeLoop {
@@ -39,6 +41,7 @@ class ComputeLoop {
     Scheduler& scheduler;
     PeerLinks& links;
     InFlightWindow& window;
+    PredictionMailbox& predictions;
   };
 
   explicit ComputeLoop(Context context);
@@ -71,6 +74,7 @@ class ComputeLoop {
   void trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs);
   void forwardForLater(uint64_t id, Assembly& assembly, std::vector<at::Tensor> inputs);
   void evaluate(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs);
+  void answerPrediction(uint64_t id, std::vector<NamedTensor> modelOutput);
   void sendOn(uint64_t id, const MicroBatchMeta& meta, const std::map<std::string, at::Tensor>& values);
   void onGradientPart(Message part);
   void runBackward(uint64_t id, AwaitingGradients awaiting);

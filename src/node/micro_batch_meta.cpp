@@ -32,7 +32,7 @@ MicroBatchMeta takeMeta(Message& message) {
   RAVNEST_CHECK_AS(ProtocolError, fields.numel() == kMetaFields, "a message from ", message.sender,
                    " has a malformed micro-batch header");
   const int64_t* values = fields.data_ptr<int64_t>();
-  RAVNEST_CHECK_AS(ProtocolError, values[0] >= 0 && values[0] <= static_cast<int64_t>(StreamKind::kShutdown),
+  RAVNEST_CHECK_AS(ProtocolError, values[0] >= 0 && values[0] <= static_cast<int64_t>(StreamKind::kPrediction),
                    "a message from ", message.sender, " has an unknown kind ", values[0]);
   MicroBatchMeta meta{static_cast<StreamKind>(values[0]), values[1], values[2] != 0};
   message.tensors.erase(found);

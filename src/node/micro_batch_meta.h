@@ -9,7 +9,16 @@ namespace ravnest::detail {
 
 /// What a forward-stream message carries besides its tensors. Markers travel the same stream as the
 /// micro-batches, stage after stage, so a stage meets them only after every micro-batch sent before them.
-enum class StreamKind : int64_t { kTrain = 0, kEval = 1, kEvalEnd = 2, kShutdown = 3 };
+/// kPredict runs like kEval; the last stage answers it with a kPrediction message to the root that holds
+/// the model output.
+enum class StreamKind : int64_t {
+  kTrain = 0,
+  kEval = 1,
+  kEvalEnd = 2,
+  kShutdown = 3,
+  kPredict = 4,
+  kPrediction = 5,
+};
 
 struct MicroBatchMeta {
   StreamKind kind = StreamKind::kTrain;

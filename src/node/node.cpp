@@ -11,6 +11,7 @@
 #include "node/inbox_pump.h"
 #include "node/micro_batch_meta.h"
 #include "node/peer_links.h"
+#include "node/prediction_mailbox.h"
 #include "node/stage_plan.h"
 #include "ravnest/comm/peer_server.h"
 #include "ravnest/common/error.h"
@@ -66,7 +67,8 @@ struct Node::Impl {
         server(config.name(), config.listenAddress(), options.transport),
         scheduler(options.transport.inboxCapacity),
         links(config, options.transport),
-        window(config.name(), inFlightLimit(options, config)) {
+        window(config.name(), inFlightLimit(options, config)),
+        predictions(config.name()) {
     RAVNEST_CHECK(options.updateFrequency > 0, config.name(), ": update_frequency must be at least 1");
     RAVNEST_CHECK_AS(ConfigError, routing.stage == config.stageIndex && routing.numStages == config.clusterLength,
                      config.name(), ": '", config.routingPath(), "' describes stage ", routing.stage, " of ",
@@ -89,14 +91,16 @@ struct Node::Impl {
 
   ~Impl() {
     scheduler.close();
-    window.fail(std::make_exception_ptr(Error(config.name() + " was closed")));
+    const auto closed = std::make_exception_ptr(Error(config.name() + " was closed"));
+    window.fail(closed);
+    predictions.fail(closed);
     if (computeThread.joinable()) computeThread.join();
     for (auto& pump : pumps) pump->stop();
     server.shutdown();
   }
 
   void runComputeThread(NodeHooks hooks) {
-    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window});
+    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions});
     std::exception_ptr failure;
     try {
       loop.runOnComputeThread();
@@ -111,7 +115,9 @@ struct Node::Impl {
         if (!loop.stoppedByPeer()) links.broadcastAbort(e.what(), kAbortDeadline);
       }
     }
-    window.fail(failure ? failure : std::make_exception_ptr(Error(config.name() + " has shut down")));
+    const auto stopReason = failure ? failure : std::make_exception_ptr(Error(config.name() + " has shut down"));
+    window.fail(stopReason);
+    predictions.fail(stopReason);
     std::lock_guard<std::mutex> lock(stateMutex);
     stopped = true;
     saveRequested = loop.saveRequested();
@@ -123,11 +129,13 @@ struct Node::Impl {
     RAVNEST_CHECK(config.isRoot, config.name(), " is not the root of its cluster: only the root calls ", what);
   }
 
-  void feed(std::vector<NamedTensor> modelInputs, detail::MicroBatchMeta meta) {
+  /// Queues a forward-stream message on this (root) node and returns its micro-batch id.
+  uint64_t feed(std::vector<NamedTensor> modelInputs, detail::MicroBatchMeta meta) {
+    const uint64_t id = nextId++;
     Message work;
     work.kind = MessageKind::kActivation;
     work.sender = config.name();
-    work.id = nextId++;
+    work.id = id;
     work.tensors = std::move(modelInputs);
     detail::attachMeta(work, meta);
     const auto giveUp = std::chrono::steady_clock::now() + options.backwardTimeout;
@@ -136,6 +144,7 @@ struct Node::Impl {
       RAVNEST_CHECK_AS(TimeoutError, std::chrono::steady_clock::now() < giveUp, config.name(),
                        ": the pipeline took no work for ", options.backwardTimeout.count() / 1000, " s");
     }
+    return id;
   }
 
   void throwIfStopped() {
@@ -153,6 +162,7 @@ struct Node::Impl {
   Scheduler scheduler;
   detail::PeerLinks links;
   detail::InFlightWindow window;
+  detail::PredictionMailbox predictions;
   std::vector<std::unique_ptr<detail::InboxPump>> pumps;
   std::thread computeThread;
   uint64_t nextId = 0;  // the feeding thread's
@@ -192,6 +202,12 @@ void Node::forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch) {
 void Node::evaluateBatch(std::vector<NamedTensor> modelInputs, int64_t epoch) {
   impl_->requireRoot("no_grad_forward_compute");
   impl_->feed(std::move(modelInputs), {detail::StreamKind::kEval, epoch, false});
+}
+
+std::vector<NamedTensor> Node::predict(std::vector<NamedTensor> modelInputs, int64_t epoch) {
+  impl_->requireRoot("pred");
+  const uint64_t id = impl_->feed(std::move(modelInputs), {detail::StreamKind::kPredict, epoch, false});
+  return impl_->predictions.take(id, impl_->options.backwardTimeout);
 }
 
 void Node::endEvaluation(int64_t epoch) {

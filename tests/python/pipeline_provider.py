@@ -1,17 +1,38 @@
 """One provider process of the pipeline tests: python pipeline_provider.py node_<id> '<scenario JSON>'.
 
-Runs in the folder that holds node_data/. The scenario's `fail_at` makes the leaf's criterion raise at that
-micro-batch.
+Runs in the folder that holds node_data/. Scenario options beyond the training itself:
+- `fail_at`: the leaf's criterion raises at that micro-batch;
+- `custom_trainer`: train with a Trainer subclass written as users write theirs;
+- `predict`: after training the root refreshes its weights and writes `Trainer.pred` of
+  `prediction_inputs(spec)` to predictions.pt.
 """
 
 import json
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pipeline_scenarios as scenarios  # noqa: E402
 from ravnest import Node, Trainer  # noqa: E402
+
+
+class KeywordTrainer(Trainer):
+    """A custom loop as users write one: keyword inputs, one wait for the backward passes per epoch."""
+
+    def train(self):
+        self.prelim_checks()
+        for _ in range(self.epochs):
+            for inputs, _labels in self.train_loader:
+                if isinstance(inputs, dict):
+                    self.node.forward_compute(**inputs)
+                else:
+                    self.node.forward_compute(inputs)
+            self.node.wait_for_backwards()
+        if self.save:
+            self.node.trigger_save_submodel()
 
 
 def main(name, spec):
@@ -31,8 +52,12 @@ def main(name, spec):
                 update_frequency=spec["update_frequency"], labels=data,
                 max_in_flight=spec.get("max_in_flight", 0), compression=spec.get("compression", False),
                 peer_loss_grace=2.0)
-    trainer = Trainer(node=node, train_loader=data, epochs=spec.get("epochs", 1), save=True)
+    trainer_class = KeywordTrainer if spec.get("custom_trainer") else Trainer
+    trainer = trainer_class(node=node, train_loader=data, epochs=spec.get("epochs", 1), save=True)
     trainer.train()
+    if spec.get("predict") and node.is_root:
+        node.update_with_latest_weights()
+        torch.save(trainer.pred(scenarios.prediction_inputs(spec)), "predictions.pt")
 
 
 if __name__ == "__main__":

@@ -45,8 +45,34 @@ class MaskedNet(nn.Module):
         return self.head(hidden)
 
 
-_MODELS = {"cnn": lambda: CNN(dropout=0.0), "skip": SkipNet, "kwargs": MaskedNet}
-_INPUT_SHAPES = {"cnn": (1, 8, 8), "skip": (16,), "kwargs": (16,)}
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.inner = nn.Sequential(nn.Linear(width, width), nn.BatchNorm1d(width))
+
+    def forward(self, x):
+        return torch.relu(self.inner(x)) + x
+
+
+class NestedNet(nn.Module):
+    """Modules three levels deep (`blocks.1.inner.1.running_mean`), BatchNorm included: fused state dicts
+    must load into it."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(16, 32)
+        self.blocks = nn.ModuleList([Block(32) for _ in range(3)])
+        self.head = nn.Sequential(nn.Linear(32, 10))
+
+    def forward(self, x):
+        x = self.stem(x.flatten(1))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+_MODELS = {"cnn": lambda: CNN(dropout=0.0), "skip": SkipNet, "kwargs": MaskedNet, "nested": NestedNet}
+_INPUT_SHAPES = {"cnn": (1, 8, 8), "skip": (16,), "kwargs": (16,), "nested": (16,)}
 
 
 def build_model(spec):
@@ -65,6 +91,11 @@ def example_inputs(spec):
     """(args, kwargs) for clusterize."""
     inputs = make_inputs(spec, 4, torch.Generator().manual_seed(99))
     return ((), inputs) if isinstance(inputs, dict) else ((inputs,), {})
+
+
+def prediction_inputs(spec):
+    """The batch the root predicts after training."""
+    return make_inputs(spec, 5, torch.Generator().manual_seed(7))
 
 
 def batches(spec):

@@ -23,6 +23,12 @@ def assert_all_exited_cleanly(codes, logs):
     assert not failed, json.dumps(failed, indent=1)
 
 
+def train_cleanly(folder, spec, nodes=3):
+    """Splits and trains; every provider must exit 0."""
+    codes, logs, _ = split_and_train(folder, spec, nodes)
+    assert_all_exited_cleanly(codes, logs)
+
+
 def assert_matches_reference(folder, spec, monkeypatch):
     monkeypatch.chdir(folder)
     fused = model_fusion(cluster_id=0)
@@ -34,6 +40,26 @@ def assert_matches_reference(folder, spec, monkeypatch):
         torch.testing.assert_close(fused[key], expected, rtol=1e-5, atol=1e-5, msg=lambda m: f"{key}: {m}")
 
 
+def fused_model(folder, spec, monkeypatch):
+    """The unsplit model with the state dict model_fusion wrote, loaded strictly, in eval mode."""
+    monkeypatch.chdir(folder)
+    model_fusion(cluster_id=0)
+    model = scenarios.build_model(spec)
+    model.load_state_dict(torch.load(folder / "trained" / "trained_state_dict.pt"), strict=True)
+    return model.eval()
+
+
+def assert_prediction_is_the_fused_models(folder, spec, monkeypatch):
+    """Trainer.pred at the root returned what the fused unsplit model computes on the same batch."""
+    model = fused_model(folder, spec, monkeypatch)
+    inputs = scenarios.prediction_inputs(spec)
+    with torch.no_grad():
+        expected = model(**inputs) if isinstance(inputs, dict) else model(inputs)
+    predicted = torch.load(folder / "predictions.pt")
+    assert predicted.shape == expected.shape
+    torch.testing.assert_close(predicted, expected, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("model,optimizer,update_frequency", [
     ("cnn", "adam", 1), ("cnn", "sgd", 1), ("cnn", "adam", 4), ("cnn", "sgd", 4),
     ("skip", "sgd", 1), ("kwargs", "adam", 2),
@@ -42,8 +68,7 @@ def test_synchronous_pipeline_matches_single_process_training(tmp_path, monkeypa
                                                               update_frequency):
     spec = {"model": model, "optimizer": optimizer, "update_frequency": update_frequency,
             "batches": 20 * update_frequency, "max_in_flight": 1}
-    codes, logs, _ = split_and_train(tmp_path, spec)
-    assert_all_exited_cleanly(codes, logs)
+    train_cleanly(tmp_path, spec)
     assert_matches_reference(tmp_path, spec, monkeypatch)
 
 
@@ -68,3 +93,29 @@ def test_raising_hook_stops_every_node_with_its_message(tmp_path):
         assert message in log, f"{name} did not report the hook's error:\n{log[-2000:]}"
     assert "node_0 stopped" in logs["node_0"] and "because node_2 stopped" in logs["node_0"]
     assert seconds < 45
+
+
+def test_fused_nested_model_loads_strictly_and_predicts_like_the_pipeline(tmp_path, monkeypatch):
+    spec = {"model": "nested", "optimizer": "adam", "update_frequency": 1, "batches": 12, "epochs": 2,
+            "predict": True}
+    train_cleanly(tmp_path, spec)
+    assert_prediction_is_the_fused_models(tmp_path, spec, monkeypatch)
+    # Trained weights, not the initial ones: the prediction would otherwise prove little.
+    initial = scenarios.build_model(spec).state_dict()
+    trained = torch.load(tmp_path / "trained" / "trained_state_dict.pt")
+    assert not torch.equal(initial["blocks.2.inner.0.weight"], trained["blocks.2.inner.0.weight"])
+    assert not torch.equal(initial["blocks.0.inner.1.running_mean"], trained["blocks.0.inner.1.running_mean"])
+
+
+def test_custom_trainer_subclass_with_keyword_inputs_matches_single_process_training(tmp_path, monkeypatch):
+    spec = {"model": "kwargs", "optimizer": "sgd", "update_frequency": 1, "batches": 20, "max_in_flight": 1,
+            "custom_trainer": True}
+    train_cleanly(tmp_path, spec)
+    assert_matches_reference(tmp_path, spec, monkeypatch)
+
+
+def test_one_node_cluster_trains_the_whole_model_and_predicts(tmp_path, monkeypatch):
+    spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 2, "batches": 20, "predict": True}
+    train_cleanly(tmp_path, spec, nodes=1)
+    assert_matches_reference(tmp_path, spec, monkeypatch)
+    assert_prediction_is_the_fused_models(tmp_path, spec, monkeypatch)

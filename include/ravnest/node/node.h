@@ -45,6 +45,10 @@ class Node {
   void forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch);
   /// Root only: feeds one validation micro-batch (no backward pass). Throws like forwardCompute().
   void evaluateBatch(std::vector<NamedTensor> modelInputs, int64_t epoch);
+  /// Root only: runs one micro-batch through the pipeline in evaluation mode (no backward pass) and returns
+  /// the model-output values (StageRouting::modelOutputValues) the last stage sends back. Blocks until they
+  /// arrive; call from the feeding thread. Throws like forwardCompute().
+  std::vector<NamedTensor> predict(std::vector<NamedTensor> modelInputs, int64_t epoch);
   /// Root only: marks the end of a validation pass; the leaf then reports its result.
   void endEvaluation(int64_t epoch);
   /// Root only: waits until every fed micro-batch finished its backward pass. Throws like forwardCompute().
