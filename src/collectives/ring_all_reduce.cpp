@@ -63,6 +63,7 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
     RAVNEST_CHECK(ringSize == 1 || !spec.nextAddress.empty(), "all-reduce: ring ", spec.ringId,
                   " has no next member");
     layouts_.emplace_back(spec.numels, ringSize, segmentElements);
+    buffers_.emplace_back();
     if (ringSize > 1 && clients_.count(spec.nextAddress) == 0) {
       clients_.emplace(spec.nextAddress, std::make_unique<PeerClient>(nodeName_, spec.nextAddress, options_.transport));
     }
@@ -140,9 +141,16 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   const bool integral = !at::isFloatingType(members.front().scalar_type());
   // Integer state (BatchNorm's num_batches_tracked) is averaged in float64, exact for counts below 2^53.
   const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
-  std::vector<at::Tensor> flat;
-  for (const at::Tensor& member : members) flat.push_back(member.detach().reshape({-1}).to(at::kCPU, reduceType));
-  const at::Tensor buffer = at::cat(flat);
+  // The reduction buffer is kept across rounds: a fresh one would page-fault on every 4 KiB at every round.
+  at::Tensor& buffer = buffers_[ringIndex];
+  if (!buffer.defined() || buffer.scalar_type() != reduceType) buffer = at::empty({layout.numel}, reduceType);
+  {
+    int64_t offset = 0;
+    for (const at::Tensor& member : members) {
+      buffer.slice(0, offset, offset + member.numel()).copy_(member.detach().reshape({-1}));
+      offset += member.numel();
+    }
+  }
 
   const PeerClient& next = *clients_.at(spec.nextAddress);
   const int previous = (rank_ + ringSize_ - 1) % ringSize_;

@@ -80,6 +80,7 @@ class RingAllReduce {
   const std::vector<RingSpec> rings_;
   const RingAllReduceOptions options_;
   std::vector<detail::RingLayout> layouts_;  // per ring
+  std::vector<at::Tensor> buffers_;          // per ring: the flattened range being reduced, reused every round
   std::map<uint32_t, size_t> ringIndex_;     // ring id -> position in rings_
   std::map<std::string, std::unique_ptr<PeerClient>> clients_;
   std::unique_ptr<detail::ChunkRouter> router_;
