@@ -21,8 +21,9 @@ from ravnest._C import (
 from ravnest.clusterize import clusterize
 from ravnest.fusion import model_fusion
 from ravnest.node import Node
+from ravnest.sharding import shard
 from ravnest.trainer import Trainer
-from ravnest.utils import set_seed
+from ravnest.utils import load_node_json_configs, set_seed
 
 __version__ = "0.1.0"
 
@@ -41,8 +42,10 @@ __all__ = [
     "clusterize",
     "decode_tensor",
     "encode_tensor",
+    "load_node_json_configs",
     "log_level",
     "model_fusion",
     "set_log_level",
     "set_seed",
+    "shard",
 ]

@@ -47,7 +47,8 @@ class Node:
     Extra keyword arguments (ours): `max_in_flight` (training micro-batches in the pipeline at once; default
     the cluster length, 1 is synchronous), `metric(outputs, targets)` (validation score of one batch; default
     top-1 accuracy), `node_data` (folder, default node_data), `startup_timeout`, `peer_loss_grace`,
-    `send_deadline` (seconds).
+    `send_deadline` (seconds), `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
+    'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none').
     """
 
     def __init__(self, name=None, model=None, optimizer=None, optimizer_params={}, lr_scheduler=None,
@@ -67,16 +68,22 @@ class Node:
         self.loss_filename = loss_filename
         metric = kwargs.pop("metric", None)
         _remove_previous_outputs(loss_filename)
+        if average_optim:
+            log.warning("%s: average_optim is not supported yet: only parameters and buffers are averaged", name)
+        # reduce_factor=None: average once per epoch (0 tells the runtime so).
+        reduce_every = update_frequency * reduce_factor if reduce_factor else 0
         self._node = _C.Node(str(config_path), device=str(self.device), update_frequency=update_frequency,
                              max_in_flight=kwargs.pop("max_in_flight", 0),
                              lr_step_on_epoch_change=lr_step_on_epoch_change, compression=compression,
                              startup_timeout=kwargs.pop("startup_timeout", 120.0),
                              peer_loss_grace=kwargs.pop("peer_loss_grace", 5.0),
-                             send_deadline=kwargs.pop("send_deadline", 60.0))
+                             send_deadline=kwargs.pop("send_deadline", 60.0), reduce_every=reduce_every,
+                             ring_codec=kwargs.pop("ring_compression", "fp16" if compression else "none"))
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
         self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf
         self.node_id, self.cluster_id = self._node.node_id, self._node.rank
+        self.ring_size = self._node.ring_size
         self.stage_index, self.cluster_length = self._node.stage_index, self._node.cluster_length
         self.routing = json.loads(Path(self._node.routing_path).read_text())
         # A stage of only parameter-free layers (activations, pooling) has nothing to optimize.

@@ -1,6 +1,8 @@
 """Small helpers users call directly."""
 
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,3 +18,9 @@ def set_seed(seed=42):
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+def load_node_json_configs(node_name, node_data="node_data"):
+    """The metadata clusterize wrote for `node_name` ('node_<id>'): node_data/nodes/<node_name>.json as a dict
+    (`rank` is its cluster, `ring_size` the number of clusters; see docs/node_data.md)."""
+    return json.loads((Path(node_data) / "nodes" / f"{node_name}.json").read_text())

@@ -123,7 +123,7 @@ void bindNode(py::module_& m) {
       .def(py::init([](const std::string& configPath, const std::string& device, int updateFrequency,
                        int maxInFlight, bool lrStepOnEpochChange, bool compression, double startupTimeout,
                        double backwardTimeout, double peerLossGrace, double sendDeadline,
-                       const std::string& authToken) {
+                       const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec) {
              ravnest::NodeOptions options;
              options.device = c10::Device(device);
              options.updateFrequency = updateFrequency;
@@ -135,6 +135,9 @@ void bindNode(py::module_& m) {
              options.peerLossGrace = seconds(peerLossGrace);
              options.transport.deadline = seconds(sendDeadline);
              options.transport.authToken = authToken;
+             RAVNEST_CHECK(reduceEvery >= 0, "reduce_every must not be negative, got ", reduceEvery);
+             options.reduceEvery = reduceEvery;
+             options.ringCodec = ravnest::parseCodec(ringCodec);
              py::gil_scoped_release released;
              return std::unique_ptr<Node, ReleaseGilDeleter>(new Node(configPath, options));
            }),
@@ -142,6 +145,7 @@ void bindNode(py::module_& m) {
            py::arg("max_in_flight") = 0, py::arg("lr_step_on_epoch_change") = true, py::arg("compression") = false,
            py::arg("startup_timeout") = 120.0, py::arg("backward_timeout") = 1800.0,
            py::arg("peer_loss_grace") = 5.0, py::arg("send_deadline") = 60.0, py::arg("auth_token") = "",
+           py::arg("reduce_every") = 0, py::arg("ring_codec") = "none",
            "Loads the node JSON, its routing and its stage, and starts listening.")
       .def(
           "start",
@@ -199,6 +203,7 @@ void bindNode(py::module_& m) {
       .def_property_readonly("name", [](const Node& node) { return node.config().name(); })
       .def_property_readonly("node_id", [](const Node& node) { return node.config().nodeId; })
       .def_property_readonly("rank", [](const Node& node) { return node.config().rank; })
+      .def_property_readonly("ring_size", [](const Node& node) { return node.config().ringSize; })
       .def_property_readonly("is_root", [](const Node& node) { return node.config().isRoot; })
       .def_property_readonly("is_leaf", [](const Node& node) { return node.config().isLeaf; })
       .def_property_readonly("stage_index", [](const Node& node) { return node.config().stageIndex; })

@@ -32,6 +32,11 @@ T requireKey(const nlohmann::json& object, const std::string& key, const std::st
 template bool requireKey<bool>(const nlohmann::json&, const std::string&, const std::string&);
 template int requireKey<int>(const nlohmann::json&, const std::string&, const std::string&);
 template std::string requireKey<std::string>(const nlohmann::json&, const std::string&, const std::string&);
+template uint32_t requireKey<uint32_t>(const nlohmann::json&, const std::string&, const std::string&);
+template std::vector<std::string> requireKey<std::vector<std::string>>(const nlohmann::json&, const std::string&,
+                                                                       const std::string&);
+template std::vector<int64_t> requireKey<std::vector<int64_t>>(const nlohmann::json&, const std::string&,
+                                                               const std::string&);
 template nlohmann::json requireKey<nlohmann::json>(const nlohmann::json&, const std::string&,
                                                    const std::string&);
 

@@ -25,6 +25,12 @@ NodeConfig loadNodeConfig(const std::string& path) {
     config.clusterNodes.push_back(
         {requireKey<int>(member, "node_id", path), requireKey<std::string>(member, "address", path)});
   }
+  for (const auto& ring : document.value("rings", nlohmann::json::array())) {
+    config.rings.push_back({requireKey<uint32_t>(ring, "ring_id", path),
+                            requireKey<std::vector<std::string>>(ring, "params", path),
+                            requireKey<std::vector<int64_t>>(ring, "numels", path),
+                            requireKey<std::string>(requireKey<nlohmann::json>(ring, "next", path), "address", path)});
+  }
   config.submoduleFile = document.value("submodule_file", config.submoduleFile);
   config.routingFile = document.value("routing_file", config.routingFile);
 

@@ -89,6 +89,8 @@ void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
     context_.links.send(context_.plan.stage + 1, std::move(marker));
   }
   if (meta.kind == StreamKind::kShutdown) {
+    // After passing the marker on, so the next stages start their final average at the same time.
+    context_.averaging.atEnd(context_.stage);
     saveRequested_ = meta.save;
     running_ = false;
   } else if (last) {
@@ -229,16 +231,19 @@ void ComputeLoop::sendGradients(uint64_t id, const std::map<std::string, at::Ten
 void ComputeLoop::finishBackward() {
   ++backwardPasses_;
   const auto& hooks = context_.hooks;
-  if (!hooks.optimizer || backwardPasses_ % context_.options.updateFrequency != 0) return;
-  context_.stage.beforeUpdate();
-  hooks.optimizer->step();
-  hooks.optimizer->zeroGrad();
-  if (hooks.lrScheduler && !context_.options.lrStepOnEpochChange) hooks.lrScheduler->step();
+  if (hooks.optimizer && backwardPasses_ % context_.options.updateFrequency == 0) {
+    context_.stage.beforeUpdate();
+    hooks.optimizer->step();
+    hooks.optimizer->zeroGrad();
+    if (hooks.lrScheduler && !context_.options.lrStepOnEpochChange) hooks.lrScheduler->step();
+  }
+  context_.averaging.afterBackward(context_.stage, backwardPasses_);
 }
 
 void ComputeLoop::enterEpoch(int64_t epoch) {
   while (epoch_ < epoch) {
     ++epoch_;
+    context_.averaging.onEpochChange(context_.stage);
     if (context_.hooks.lrScheduler && context_.options.lrStepOnEpochChange) context_.hooks.lrScheduler->step();
   }
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "node/cluster_averaging.h"
 #include "node/in_flight_window.h"
 #include "node/micro_batch_meta.h"
 #include "node/peer_links.h"
@@ -26,6 +27,7 @@ namespace ravnest::detail {
 ///   the input gradients back to the stages they came from;
 /// - steps the optimizer every `updateFrequency` backward passes and the learning-rate scheduler per epoch
 ///   or per step;
+/// - averages the stage's state with the other clusters periodically and at the shutdown marker;
 /// - passes the validation-end and shutdown markers down the chain; stops at the shutdown marker;
 /// - on the last stage, answers prediction micro-batches with their model output, sent to the root;
 /// - while idle, pings its peers and gives up on one that stays unreachable.
@@ -42,6 +44,7 @@ class ComputeLoop {
     PeerLinks& links;
     InFlightWindow& window;
     PredictionMailbox& predictions;
+    ClusterAveraging& averaging;
   };
 
   explicit ComputeLoop(Context context);

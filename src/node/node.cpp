@@ -6,6 +6,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "node/cluster_averaging.h"
 #include "node/compute_loop.h"
 #include "node/in_flight_window.h"
 #include "node/inbox_pump.h"
@@ -68,7 +69,8 @@ struct Node::Impl {
         scheduler(options.transport.inboxCapacity),
         links(config, options.transport),
         window(config.name(), inFlightLimit(options, config)),
-        predictions(config.name()) {
+        predictions(config.name()),
+        averaging(server, config, options) {
     RAVNEST_CHECK(options.updateFrequency > 0, config.name(), ": update_frequency must be at least 1");
     RAVNEST_CHECK_AS(ConfigError, routing.stage == config.stageIndex && routing.numStages == config.clusterLength,
                      config.name(), ": '", config.routingPath(), "' describes stage ", routing.stage, " of ",
@@ -100,7 +102,8 @@ struct Node::Impl {
   }
 
   void runComputeThread(NodeHooks hooks) {
-    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions});
+    detail::ComputeLoop loop(
+        {config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions, averaging});
     std::exception_ptr failure;
     try {
       loop.runOnComputeThread();
@@ -163,6 +166,7 @@ struct Node::Impl {
   detail::PeerLinks links;
   detail::InFlightWindow window;
   detail::PredictionMailbox predictions;
+  detail::ClusterAveraging averaging;
   std::vector<std::unique_ptr<detail::InboxPump>> pumps;
   std::thread computeThread;
   uint64_t nextId = 0;  // the feeding thread's

@@ -1,33 +1,7 @@
 """The CNN example as users run it: cluster formation, then three providers through ravnest.launch."""
 
-import json
-import os
-import shutil
-import subprocess
-import time
-from pathlib import Path
-
-from pipeline_harness import PYTHON, free_ports, provider_command
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cnn"
-
-
-def copy_example(folder):
-    for name in ("cluster_formation.py", "data.py", "models.py", "provider.py"):
-        shutil.copy(EXAMPLE / name, folder / name)
-    configs = json.loads((EXAMPLE / "node_data" / "node_configs.json").read_text())
-    for entry, port in zip(configs.values(), free_ports(len(configs))):
-        entry["IP"] = f"127.0.0.1:{port}"
-    (folder / "node_data").mkdir()
-    (folder / "node_data" / "node_configs.json").write_text(json.dumps(configs))
-    subprocess.run([PYTHON, "cluster_formation.py"], cwd=folder, check=True, capture_output=True)
-
-
-def launch(folder, *args, env=None):
-    started = time.monotonic()
-    result = subprocess.run([PYTHON, "-m", "ravnest.launch", *args], cwd=folder, capture_output=True, text=True,
-                            timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1", **(env or {})))
-    return result, time.monotonic() - started
+from cnn_example import copy_example, launch
+from pipeline_harness import provider_command
 
 
 def test_cnn_on_three_providers_reaches_94_percent_in_20_epochs(tmp_path):

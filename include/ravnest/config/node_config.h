@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,15 @@ struct ClusterMember {
 
   /// "node_<id>": the name the node declares itself by.
   std::string name() const { return "node_" + std::to_string(nodeId); }
+};
+
+/// One all-reduce ring this node belongs to (the node JSON's `rings`): a range of state-dict entries that one
+/// node of every cluster holds.
+struct RingMembership {
+  uint32_t ringId = 0;
+  std::vector<std::string> params;  // state-dict names, in flattening order
+  std::vector<int64_t> numels;
+  std::string nextAddress;  // the holder in cluster rank + 1 (mod ring_size)
 };
 
 /// What a node reads from node_data/nodes/node_<id>.json (see docs/node_data.md): where it listens, where its
@@ -28,6 +38,7 @@ struct NodeConfig {
   bool isLeaf = false;
   int stageIndex = 0;
   std::vector<ClusterMember> clusterNodes;  // stage k is entry k
+  std::vector<RingMembership> rings;        // empty in node JSONs written before rings existed
   std::string submoduleFile = "submod.pt";
   std::string routingFile = "routing.json";
 

@@ -8,6 +8,7 @@
 
 #include "ravnest/comm/transport_options.h"
 #include "ravnest/pipeline/hooks.h"
+#include "ravnest/tensor/codec.h"
 
 namespace ravnest {
 
@@ -23,6 +24,12 @@ struct NodeOptions {
   bool lrStepOnEpochChange = true;
   /// Sends floating activations and gradients as fp16.
   bool compression = false;
+  /// With several clusters: backward passes between two averages of the replicas' parameters and buffers
+  /// (the original's update_frequency * reduce_factor); 0 averages at every epoch change. A final average
+  /// always runs at the end of training.
+  int64_t reduceEvery = 0;
+  /// Codec of the all-reduce chunks; the reduction itself is done in float32.
+  CodecKind ringCodec = CodecKind::kNone;
   TransportOptions transport;
   /// How long a node waits for its peers to come up.
   std::chrono::milliseconds startupTimeout{std::chrono::seconds(120)};
