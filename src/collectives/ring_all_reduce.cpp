@@ -63,7 +63,8 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
     RAVNEST_CHECK(ringSize == 1 || !spec.nextAddress.empty(), "all-reduce: ring ", spec.ringId,
                   " has no next member");
     layouts_.emplace_back(spec.numels, ringSize, segmentElements);
-    buffers_.emplace_back();
+    sums_.emplace_back();
+    staging_.emplace_back();
     if (ringSize > 1 && clients_.count(spec.nextAddress) == 0) {
       clients_.emplace(spec.nextAddress, std::make_unique<PeerClient>(nodeName_, spec.nextAddress, options_.transport));
     }
@@ -141,55 +142,72 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   const bool integral = !at::isFloatingType(members.front().scalar_type());
   // Integer state (BatchNorm's num_batches_tracked) is averaged in float64, exact for counts below 2^53.
   const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
-  // The reduction buffer is kept across rounds: a fresh one would page-fault on every 4 KiB at every round.
-  at::Tensor& buffer = buffers_[ringIndex];
-  if (!buffer.defined() || buffer.scalar_type() != reduceType) buffer = at::empty({layout.numel}, reduceType);
-  {
+  // `values` is the flat range. A ring of one contiguous float32 CPU tensor works on that tensor itself, so
+  // nothing is copied in or out; other rings stage a flat copy and write it back at the end. Reduce-scatter
+  // only writes `sums`, so until all-gather starts the tensors are untouched.
+  const bool inPlace = members.size() == 1 && members.front().is_cpu() && members.front().is_contiguous() &&
+                       members.front().scalar_type() == reduceType;
+  // Both buffers are kept across rounds: fresh ones would page-fault on every 4 KiB at every round.
+  auto persistent = [&](at::Tensor& buffer) -> at::Tensor& {
+    if (!buffer.defined() || buffer.scalar_type() != reduceType) buffer = at::empty({layout.numel}, reduceType);
+    return buffer;
+  };
+  at::Tensor& sums = persistent(sums_[ringIndex]);
+  at::Tensor values = inPlace ? members.front().detach().view({-1}) : persistent(staging_[ringIndex]);
+  if (!inPlace) {
     int64_t offset = 0;
     for (const at::Tensor& member : members) {
-      buffer.slice(0, offset, offset + member.numel()).copy_(member.detach().reshape({-1}));
+      values.slice(0, offset, offset + member.numel()).copy_(member.detach().reshape({-1}));
       offset += member.numel();
     }
   }
+  auto chunkOf = [&](const at::Tensor& flat, int chunk) {
+    return flat.slice(0, layout.chunkBegin(chunk), layout.chunkBegin(chunk) + layout.chunkSize(chunk));
+  };
 
   const PeerClient& next = *clients_.at(spec.nextAddress);
   const int previous = (rank_ + ringSize_ - 1) % ringSize_;
   const uint64_t round = round_.load();
-  const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId);
+  const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId) +
+                                 (spec.previousAddress.empty() ? "" : " (" + spec.previousAddress + ")");
+  at::NoGradGuard noGrad;
   for (uint32_t phase = 0; phase <= 1; ++phase) {
     for (int step = 0; step < ringSize_ - 1; ++step) {
       const RingTag tag{spec.ringId, round, phase, static_cast<uint32_t>(step), 0};
       const int outgoing = detail::sentChunk(rank_, ringSize_, static_cast<int>(phase), step);
       const int incoming = detail::sentChunk(previous, ringSize_, static_cast<int>(phase), step);
-      auto sending = std::async(std::launch::async, sendChunk, std::cref(next), tag, std::cref(buffer),
+      // Reduce-scatter first sends our own values, then the partial sum it made the step before; all-gather
+      // forwards the averaged chunk it holds or received the step before.
+      const at::Tensor& source = phase == 0 && step > 0 ? sums : values;
+      auto sending = std::async(std::launch::async, sendChunk, std::cref(next), tag, std::cref(source),
                                 std::cref(layout), outgoing, options_.codec);
       for (int64_t segment = 0; segment < layout.segmentCount(incoming); ++segment) {
         const detail::ChunkKey key{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
-        const at::Tensor values = router_->take(key, Clock::now() + options_.chunkDeadline, waitingFor);
+        const at::Tensor received = router_->take(key, Clock::now() + options_.chunkDeadline, waitingFor);
         const int64_t begin = layout.segmentBegin(incoming, segment);
-        at::Tensor target = buffer.slice(0, begin, begin + layout.segmentSize(incoming, segment));
+        const int64_t end = begin + layout.segmentSize(incoming, segment);
         if (phase == 0) {
-          target.add_(values.to(reduceType));
+          at::Tensor sum = sums.slice(0, begin, end);
+          at::add_out(sum, values.slice(0, begin, end), received.to(reduceType));
         } else {
-          target.copy_(values);
+          values.slice(0, begin, end).copy_(received);
         }
       }
       sending.get();
     }
     if (phase == 0) {
       const int owned = detail::sentChunk(rank_, ringSize_, 1, 0);
-      at::Tensor chunk = buffer.slice(0, layout.chunkBegin(owned), layout.chunkBegin(owned) + layout.chunkSize(owned));
-      chunk.div_(ringSize_);
+      at::Tensor mean = chunkOf(values, owned);
+      mean.copy_(chunkOf(sums, owned)).div_(ringSize_);
       // Keep the value the other members will decode, so every replica holds the same numbers.
-      if (options_.codec != CodecKind::kNone) chunk.copy_(decodeTensor(encodeTensor(chunk, options_.codec)));
+      if (options_.codec != CodecKind::kNone) mean.copy_(decodeTensor(encodeTensor(mean, options_.codec)));
     }
   }
-
+  if (inPlace) return;
   int64_t offset = 0;
   for (const at::Tensor& member : members) {
-    at::Tensor averaged = buffer.slice(0, offset, offset + member.numel()).view(member.sizes());
+    at::Tensor averaged = values.slice(0, offset, offset + member.numel()).view(member.sizes());
     if (integral) averaged = averaged.round();
-    at::NoGradGuard noGrad;
     member.copy_(averaged);
     offset += member.numel();
   }

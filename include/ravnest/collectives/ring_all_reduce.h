@@ -28,6 +28,7 @@ struct RingSpec {
   std::vector<std::string> tensorNames;  // flattening order, the same on every member
   std::vector<int64_t> numels;           // element count of each named tensor
   std::string nextAddress;               // the member in cluster rank + 1 (mod ring size): where we send
+  std::string previousAddress;           // the member we receive from, named in errors; may be empty
 };
 
 struct RingAllReduceOptions {
@@ -61,7 +62,9 @@ class RingAllReduce {
   RingAllReduce& operator=(const RingAllReduce&) = delete;
 
   /// Replaces every tensor the rings name with its mean across the ring members, in place, and returns when
-  /// all rings are done. Every member must call it the same number of times. Not reentrant.
+  /// all rings are done. Every member must call it the same number of times. Not reentrant. A failure during
+  /// reduce-scatter leaves the tensors untouched; one during all-gather may leave some elements averaged and
+  /// the others as they were.
   /// Throws InvalidArgumentError when a named tensor is missing or its size differs from the first call,
   /// NetworkError or TimeoutError when a member fails or falls silent, ProtocolError when one rejects a chunk.
   void averageInPlace(const std::unordered_map<std::string, at::Tensor>& tensors);
@@ -80,7 +83,8 @@ class RingAllReduce {
   const std::vector<RingSpec> rings_;
   const RingAllReduceOptions options_;
   std::vector<detail::RingLayout> layouts_;  // per ring
-  std::vector<at::Tensor> buffers_;          // per ring: the flattened range being reduced, reused every round
+  std::vector<at::Tensor> sums_;     // per ring: reduce-scatter's partial sums, reused every round
+  std::vector<at::Tensor> staging_;  // per ring: a flat copy of rings that cannot be reduced in place
   std::map<uint32_t, size_t> ringIndex_;     // ring id -> position in rings_
   std::map<std::string, std::unique_ptr<PeerClient>> clients_;
   std::unique_ptr<detail::ChunkRouter> router_;
