@@ -46,7 +46,7 @@ void bindCollectives(py::module_& m) {
                                                              options);
            }),
            py::arg("server"), py::arg("node_name"), py::arg("rank"), py::arg("ring_size"), py::arg("rings"),
-           py::arg("codec") = "none", py::arg("segment_bytes") = int64_t{4} << 20, py::arg("auth_token") = "",
+           py::arg("codec") = "none", py::arg("segment_bytes") = int64_t{16} << 20, py::arg("auth_token") = "",
            py::arg("deadline") = 60.0, py::keep_alive<1, 2>(),
            "rings: dicts with ring_id, params (tensor names), numels and next (address, or {'address': ...}).")
       .def(

@@ -5,6 +5,7 @@ all-reduces alternately, call after call, and rank 0 prints the median time per 
 (size * 2(N-1)/N / time) of each and the ratio ravnest / Gloo. Compressed ravnest variants are reported too.
 
 Run:  /usr/bin/python3 tests/benchmarks/allreduce_benchmark.py [--sizes-mib 1 16 128] [--ranks 2 3 4] [--calls 5]
+          [--segment-mib 16]
 """
 
 import argparse
@@ -43,7 +44,7 @@ def timed(call):
     return time.perf_counter() - start
 
 
-def worker(rank, world_size, store_port, sizes_mib, calls):
+def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{store_port}", rank=rank, world_size=world_size)
     server = ravnest.PeerServer(f"node_{rank}")
@@ -53,7 +54,8 @@ def worker(rank, world_size, store_port, sizes_mib, calls):
     for size_mib in sizes_mib:
         numel = size_mib * (1 << 20) // 4
         ring = [{"ring_id": 0, "params": ["buffer"], "numels": [numel], "next": next_address}]
-        reducers = {codec: ravnest.RingAllReduce(server, f"node_{rank}", rank, world_size, ring, codec=codec)
+        reducers = {codec: ravnest.RingAllReduce(server, f"node_{rank}", rank, world_size, ring, codec=codec,
+                                          segment_bytes=segment_mib << 20)
                     for codec in CODECS}
         buffer = torch.randn(numel)
 
@@ -95,19 +97,20 @@ def main():
     parser.add_argument("--sizes-mib", type=int, nargs="+", default=[1, 16, 128])
     parser.add_argument("--ranks", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--segment-mib", type=int, default=16, help="size of the segments chunks travel in")
     parser.add_argument("--worker", type=int, nargs=3, metavar=("RANK", "WORLD", "STORE_PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         rank, world_size, store_port = args.worker
-        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls)
+        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls, args.segment_mib)
         if rank == 0:
             report(world_size, rows)
         return
     print("ratio = gloo time / ravnest time (bus bandwidth ratio); bar: >= 1.0 at 16 and 128 MiB, uncompressed")
     for world_size in args.ranks:
         store_port = free_port()
-        command = [sys.executable, os.path.abspath(__file__), "--calls", str(args.calls), "--sizes-mib",
-                   *map(str, args.sizes_mib), "--worker"]
+        command = [sys.executable, os.path.abspath(__file__), "--calls", str(args.calls), "--segment-mib",
+                   str(args.segment_mib), "--sizes-mib", *map(str, args.sizes_mib), "--worker"]
         processes = [subprocess.Popen(command + [str(rank), str(world_size), str(store_port)])
                      for rank in range(world_size)]
         if any(process.wait() != 0 for process in processes):

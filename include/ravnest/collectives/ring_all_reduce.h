@@ -35,7 +35,7 @@ struct RingAllReduceOptions {
   /// Codec for the chunks on the wire. The reduction itself is always done in float32 (float64 for integers).
   CodecKind codec = CodecKind::kNone;
   /// Chunks are sent in segments of about this size, so sending, receiving and reducing overlap.
-  int64_t segmentBytes = int64_t{4} << 20;
+  int64_t segmentBytes = int64_t{16} << 20;
   /// Transport settings of the clients to the next members (job token, deadline of each send).
   TransportOptions transport;
   /// Longest wait for one chunk from the previous member.
