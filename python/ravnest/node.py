@@ -29,10 +29,12 @@ _SERVE_WAKE_SECONDS = 0.5
 class _Hooks:
     """What the compute thread calls: the optimizer and scheduler, and on the leaf the loss and metric."""
 
-    def __init__(self, optimizer, scheduler, leaf):
+    def __init__(self, optimizer, scheduler, leaf, optimizer_state=None):
         if optimizer is not None:
             self.optimizer_step = optimizer.step
             self.zero_grad = optimizer.zero_grad
+        if optimizer_state is not None:
+            self.optimizer_state = optimizer_state
         if scheduler is not None:
             self.lr_step = scheduler.step
         if leaf is not None:
@@ -47,8 +49,14 @@ class Node:
     Extra keyword arguments (ours): `max_in_flight` (training micro-batches in the pipeline at once; default
     the cluster length, 1 is synchronous), `metric(outputs, targets)` (validation score of one batch; default
     top-1 accuracy), `node_data` (folder, default node_data), `startup_timeout`, `peer_loss_grace`,
-    `send_deadline` (seconds), `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
+    `send_deadline`, `backward_timeout` (seconds; also the longest wait for another cluster's all-reduce chunk),
+    `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
     'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none').
+
+    `average_optim=True` averages the optimizer's state (e.g. Adam's exp_avg, exp_avg_sq and step) with the
+    parameters. Its entries are found by stepping a throwaway optimizer of the same class once; a parameter
+    that has no state yet when an average runs gets the state the optimizer would create (zeros), so every
+    cluster hands over the same entries.
     """
 
     def __init__(self, name=None, model=None, optimizer=None, optimizer_params={}, lr_scheduler=None,
@@ -68,8 +76,7 @@ class Node:
         self.loss_filename = loss_filename
         metric = kwargs.pop("metric", None)
         _remove_previous_outputs(loss_filename)
-        if average_optim:
-            log.warning("%s: average_optim is not supported yet: only parameters and buffers are averaged", name)
+        self._state_layout = _optimizer_state_layout(optimizer, optimizer_params) if average_optim else {}
         # reduce_factor=None: average once per epoch (0 tells the runtime so).
         reduce_every = update_frequency * reduce_factor if reduce_factor else 0
         self._node = _C.Node(str(config_path), device=str(self.device), update_frequency=update_frequency,
@@ -77,8 +84,11 @@ class Node:
                              lr_step_on_epoch_change=lr_step_on_epoch_change, compression=compression,
                              startup_timeout=kwargs.pop("startup_timeout", 120.0),
                              peer_loss_grace=kwargs.pop("peer_loss_grace", 5.0),
-                             send_deadline=kwargs.pop("send_deadline", 60.0), reduce_every=reduce_every,
-                             ring_codec=kwargs.pop("ring_compression", "fp16" if compression else "none"))
+                             send_deadline=kwargs.pop("send_deadline", 60.0),
+                             backward_timeout=kwargs.pop("backward_timeout", 1800.0), reduce_every=reduce_every,
+                             ring_codec=kwargs.pop("ring_compression", "fp16" if compression else "none"),
+                             optim_state_keys=[k for k, v in self._state_layout.items() if v is None],
+                             optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None])
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
         self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf
@@ -88,6 +98,7 @@ class Node:
         self.routing = json.loads(Path(self._node.routing_path).read_text())
         # A stage of only parameter-free layers (activations, pooling) has nothing to optimize.
         has_parameters = bool(self.parameters())
+        self._parameter_names = [name for name, _ in self._node.named_parameters()]
         self.optimizer = None
         if optimizer is not None and has_parameters:
             self.optimizer = optimizer(self.parameters(), **optimizer_params)
@@ -102,8 +113,11 @@ class Node:
                                   metric)
         self.epoch = 0
         self._save_requested = False
+        self._cluster_averages = 0
         self._finished = False
-        self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf))
+        averages_state = self.optimizer is not None and self._state_layout
+        self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf,
+                                self._live_optimizer_state if averages_state else None))
         atexit.register(self._close_at_exit)
 
     # Role and stage ------------------------------------------------------------------------------------------
@@ -119,6 +133,31 @@ class Node:
         """The stage's parameters and buffers under the original model's keys, as detached copies."""
         named = self._node.named_parameters() + self._node.named_buffers()
         return {key: tensor.detach().clone() for key, tensor in named}
+
+    @property
+    def cluster_averages(self):
+        """Averages across clusters completed so far (also after close())."""
+        return self._cluster_averages if self._node is None else self._node.cluster_averages
+
+    def optimizer_state(self):
+        """The optimizer's state as detached copies, named `<parameter>.<state key>` (empty without one)."""
+        if self.optimizer is None:
+            return {}
+        named = zip(self._parameter_names, _optimizer_parameters(self.optimizer))
+        return {f"{name}.{key}": value.detach().clone() for name, parameter in named
+                for key, value in self.optimizer.state[parameter].items() if isinstance(value, torch.Tensor)}
+
+    def _live_optimizer_state(self):
+        """Compute thread, between optimizer steps: the state tensors the all-reduce averages in place. Creates
+        the entries of parameters that have none yet, as the optimizer's first step would (zeros)."""
+        result = {}
+        for name, parameter in zip(self._parameter_names, _optimizer_parameters(self.optimizer)):
+            state = self.optimizer.state[parameter]
+            for key, scalar in self._state_layout.items():
+                if key not in state:
+                    state[key] = torch.zeros_like(parameter) if scalar is None else torch.zeros_like(scalar)
+                result[f"{name}.{key}"] = state[key]
+        return result
 
     # Root: feeding the pipeline -----------------------------------------------------------------------------
     def forward_compute(self, tensors=None, **kwargs):
@@ -181,6 +220,8 @@ class Node:
         """Stops the node's threads and server. The node takes no more work afterwards (idempotent).
 
         Runs at exit at the latest: the C++ threads must stop while Python can still run their hooks."""
+        if self._node is not None:
+            self._cluster_averages = self._node.cluster_averages
         self._node = None
 
     def save_submodel(self):
@@ -216,6 +257,30 @@ class Node:
                 raise ValueError(f"{self.name}: the model input '{entry['keyword']}' is missing")
             inputs[entry["name"]] = value.to(self.device)
         return inputs
+
+
+def _optimizer_parameters(optimizer):
+    """The optimizer's parameters in the order they were given: the stage's parameters()."""
+    return [parameter for group in optimizer.param_groups for parameter in group["params"]]
+
+
+def _optimizer_state_layout(optimizer, optimizer_params):
+    """The per-parameter state entries `optimizer` creates, by key: None for tensors of the parameter's shape
+    (moments), a zero template for one-element ones (step counters). Other entries (None, numbers) are not
+    averaged. Found by stepping a throwaway instance on a 2-element parameter with a zero gradient."""
+    if optimizer is None:
+        return {}
+    probe = torch.zeros(2, requires_grad=True)
+    probe.grad = torch.zeros(2)
+    instance = optimizer([probe], **optimizer_params)
+    instance.step()
+    layout = {}
+    for key, value in sorted(instance.state[probe].items()):
+        if isinstance(value, torch.Tensor) and value.shape == probe.shape:
+            layout[key] = None
+        elif isinstance(value, torch.Tensor) and value.numel() == 1:
+            layout[key] = torch.zeros_like(value)
+    return layout
 
 
 def _remove_previous_outputs(loss_filename):

@@ -23,7 +23,8 @@ py::dict asDict(const std::vector<ravnest::NamedTensor>& tensors) {
 }
 
 /// The optimizer and leaf hooks of a node, implemented by one Python object with the methods optimizer_step,
-/// zero_grad, loss, evaluate_batch and end_evaluation (see ravnest/node.py); its lr_step goes through LrStep.
+/// zero_grad, optimizer_state, loss, evaluate_batch and end_evaluation (see ravnest/node.py); its lr_step goes
+/// through LrStep.
 class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHook {
  public:
   /// The node's hooks: those `target` has methods for.
@@ -44,6 +45,15 @@ class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHoo
 
   void step() override { call("optimizer_step"); }
   void zeroGrad() override { call("zero_grad"); }
+  std::vector<ravnest::NamedTensor> stateTensors() override {
+    std::vector<ravnest::NamedTensor> result;
+    call("optimizer_state", [&](py::object method) {
+      for (const auto& [name, tensor] : method().cast<py::dict>()) {
+        result.push_back({name.cast<std::string>(), tensor.cast<at::Tensor>()});
+      }
+    });
+    return result;
+  }
   at::Tensor loss(const std::vector<ravnest::NamedTensor>& modelOutput, const ravnest::MicroBatchInfo& info) override {
     at::Tensor result;
     call("loss", [&](py::object method) {
@@ -123,7 +133,8 @@ void bindNode(py::module_& m) {
       .def(py::init([](const std::string& configPath, const std::string& device, int updateFrequency,
                        int maxInFlight, bool lrStepOnEpochChange, bool compression, double startupTimeout,
                        double backwardTimeout, double peerLossGrace, double sendDeadline,
-                       const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec) {
+                       const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec,
+                       std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys) {
              ravnest::NodeOptions options;
              options.device = c10::Device(device);
              options.updateFrequency = updateFrequency;
@@ -138,6 +149,7 @@ void bindNode(py::module_& m) {
              RAVNEST_CHECK(reduceEvery >= 0, "reduce_every must not be negative, got ", reduceEvery);
              options.reduceEvery = reduceEvery;
              options.ringCodec = ravnest::parseCodec(ringCodec);
+             options.optimizerState = {std::move(optimStateKeys), std::move(optimScalarKeys)};
              py::gil_scoped_release released;
              return std::unique_ptr<Node, ReleaseGilDeleter>(new Node(configPath, options));
            }),
@@ -146,6 +158,8 @@ void bindNode(py::module_& m) {
            py::arg("startup_timeout") = 120.0, py::arg("backward_timeout") = 1800.0,
            py::arg("peer_loss_grace") = 5.0, py::arg("send_deadline") = 60.0, py::arg("auth_token") = "",
            py::arg("reduce_every") = 0, py::arg("ring_codec") = "none",
+           py::arg("optim_state_keys") = std::vector<std::string>{},
+           py::arg("optim_scalar_keys") = std::vector<std::string>{},
            "Loads the node JSON, its routing and its stage, and starts listening.")
       .def(
           "start",
@@ -196,6 +210,7 @@ void bindNode(py::module_& m) {
           },
           py::arg("timeout"), "Waits for the shutdown; True once stopped. Raises the node's failure.")
       .def_property_readonly("save_requested", &Node::saveRequested)
+      .def_property_readonly("cluster_averages", &Node::clusterAverages)
       .def("named_parameters", [](Node& node) { return namedList(node.stage().namedParameters()); })
       .def("named_buffers", [](Node& node) { return namedList(node.stage().namedBuffers()); })
       .def_property_readonly("stashed_versions",

@@ -29,7 +29,8 @@ NodeConfig loadNodeConfig(const std::string& path) {
     config.rings.push_back({requireKey<uint32_t>(ring, "ring_id", path),
                             requireKey<std::vector<std::string>>(ring, "params", path),
                             requireKey<std::vector<int64_t>>(ring, "numels", path),
-                            requireKey<std::string>(requireKey<nlohmann::json>(ring, "next", path), "address", path)});
+                            requireKey<std::string>(requireKey<nlohmann::json>(ring, "next", path), "address", path),
+                            ring.value("previous", nlohmann::json::object()).value("address", std::string())});
   }
   config.submoduleFile = document.value("submodule_file", config.submoduleFile);
   config.routingFile = document.value("routing_file", config.routingFile);

@@ -1,12 +1,16 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "ravnest/collectives/ring_all_reduce.h"
 #include "ravnest/comm/peer_server.h"
 #include "ravnest/config/node_config.h"
 #include "ravnest/node/node_options.h"
+#include "ravnest/pipeline/hooks.h"
 #include "ravnest/pipeline/stage.h"
 
 namespace ravnest::detail {
@@ -20,25 +24,44 @@ namespace ravnest::detail {
 /// The averaged weights become a new weight version: micro-batches forwarded before keep the version they
 /// used (Stage::beforeUpdate()).
 ///
+/// Optimizer state (`options.optimizerState`): each ring of the node JSON gets a twin ring, with id
+/// kOptimizerRingIdOffset + its id, over the state entries `<parameter>.<key>` of the ring's parameters (not
+/// its buffers). The plan is the same on every member, so every member derives the same twins, and they run in
+/// the same rounds as the parameters' rings (one RingAllReduce: a server takes one ring-chunk validator).
+///
 /// Built before the node's server takes ring chunks from peers; used on the compute thread only.
 class ClusterAveraging {
  public:
-  /// Does nothing at all when the node's config has one cluster.
-  ClusterAveraging(PeerServer& server, const NodeConfig& config, const NodeOptions& options);
+  /// Ring ids at or above this are the optimizer state's twins; clusterize numbers its rings from 0.
+  static constexpr uint32_t kOptimizerRingIdOffset = uint32_t{1} << 31;
+
+  /// Does nothing at all when the node's config has one cluster. Throws InvalidArgumentError when a ring id
+  /// of the node JSON collides with the twins' range.
+  ClusterAveraging(PeerServer& server, const NodeConfig& config, const NodeOptions& options, const Stage& stage);
   ~ClusterAveraging();
 
   bool enabled() const { return reducer_ != nullptr; }
+  /// Waits until the next member of every ring answers a ping: a cluster that needs no other node of its own
+  /// may reach its first average before the other clusters listen. Throws TimeoutError naming those that never
+  /// answered within `timeout`.
+  void waitForRingPeers(std::chrono::milliseconds timeout) const;
+  /// Averages completed so far. Thread-safe.
+  uint64_t completed() const { return enabled() ? reducer_->rounds() : 0; }
   /// After each backward pass: averages when the periodic interval is reached.
-  void afterBackward(Stage& stage, uint64_t backwardPasses);
+  void afterBackward(Stage& stage, OptimizerHook* optimizer, uint64_t backwardPasses);
   /// When the stage meets the first backward pass of a new epoch (per-epoch mode only).
-  void onEpochChange(Stage& stage);
+  void onEpochChange(Stage& stage, OptimizerHook* optimizer);
   /// At the shutdown marker: the final average.
-  void atEnd(Stage& stage);
+  void atEnd(Stage& stage, OptimizerHook* optimizer);
 
  private:
-  void average(Stage& stage);
+  void average(Stage& stage, OptimizerHook* optimizer);
 
+  const std::string nodeName_;
+  const TransportOptions transport_;
+  std::set<std::string> ringPeers_;  // the next member of each ring
   const int64_t reduceEvery_;
+  const bool averagesOptimizerState_;
   std::unique_ptr<RingAllReduce> reducer_;
 };
 

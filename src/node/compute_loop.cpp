@@ -26,6 +26,7 @@ ComputeLoop::ComputeLoop(Context context)
 
 void ComputeLoop::runOnComputeThread() {
   context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
+  context_.averaging.waitForRingPeers(context_.options.startupTimeout);
   logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
   while (running_) {
     auto work = context_.scheduler.next(kIdleCheck);
@@ -90,7 +91,7 @@ void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
   }
   if (meta.kind == StreamKind::kShutdown) {
     // After passing the marker on, so the next stages start their final average at the same time.
-    context_.averaging.atEnd(context_.stage);
+    context_.averaging.atEnd(context_.stage, context_.hooks.optimizer.get());
     saveRequested_ = meta.save;
     running_ = false;
   } else if (last) {
@@ -237,13 +238,13 @@ void ComputeLoop::finishBackward() {
     hooks.optimizer->zeroGrad();
     if (hooks.lrScheduler && !context_.options.lrStepOnEpochChange) hooks.lrScheduler->step();
   }
-  context_.averaging.afterBackward(context_.stage, backwardPasses_);
+  context_.averaging.afterBackward(context_.stage, hooks.optimizer.get(), backwardPasses_);
 }
 
 void ComputeLoop::enterEpoch(int64_t epoch) {
   while (epoch_ < epoch) {
     ++epoch_;
-    context_.averaging.onEpochChange(context_.stage);
+    context_.averaging.onEpochChange(context_.stage, context_.hooks.optimizer.get());
     if (context_.hooks.lrScheduler && context_.options.lrStepOnEpochChange) context_.hooks.lrScheduler->step();
   }
 }

@@ -70,7 +70,7 @@ struct Node::Impl {
         links(config, options.transport),
         window(config.name(), inFlightLimit(options, config)),
         predictions(config.name()),
-        averaging(server, config, options) {
+        averaging(server, config, options, stage) {
     RAVNEST_CHECK(options.updateFrequency > 0, config.name(), ": update_frequency must be at least 1");
     RAVNEST_CHECK_AS(ConfigError, routing.stage == config.stageIndex && routing.numStages == config.clusterLength,
                      config.name(), ": '", config.routingPath(), "' describes stage ", routing.stage, " of ",
@@ -246,6 +246,8 @@ bool Node::saveRequested() const {
 const NodeConfig& Node::config() const { return impl_->config; }
 const StageRouting& Node::routing() const { return impl_->routing; }
 Stage& Node::stage() { return impl_->stage; }
+uint64_t Node::clusterAverages() const { return impl_->averaging.completed(); }
+
 int Node::port() const { return impl_->server.port(); }
 
 }  // namespace ravnest

@@ -1,17 +1,10 @@
 #include "node/peer_links.h"
 
-#include <thread>
-
+#include "comm/reachability.h"
 #include "node/micro_batch_meta.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {
-namespace {
-
-constexpr std::chrono::milliseconds kRetryPause{100};
-constexpr std::chrono::milliseconds kProbeDeadline{2000};
-
-}  // namespace
 
 PeerLinks::PeerLinks(const NodeConfig& config, TransportOptions options)
     : config_(config), options_(std::move(options)) {}
@@ -30,30 +23,17 @@ void PeerLinks::send(int stage, Message message, CodecKind codec) {
 }
 
 void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout) {
-  TransportOptions probeOptions = options_;
-  probeOptions.deadline = kProbeDeadline;
-  const auto giveUp = std::chrono::steady_clock::now() + timeout;
-  std::set<int> waiting = stages;
-  while (!waiting.empty()) {
-    for (auto stage = waiting.begin(); stage != waiting.end();) {
-      try {
-        // A fresh channel per try: a channel that failed to connect backs off for longer and longer.
-        PeerClient(config_.name(), config_.clusterNodes[*stage].address, probeOptions).ping();
-        stage = waiting.erase(stage);
-      } catch (const NetworkError&) {
-        ++stage;
-      }
-    }
-    if (waiting.empty()) break;
-    if (std::chrono::steady_clock::now() >= giveUp) {
-      std::string names;
-      for (int stage : waiting) names += (names.empty() ? "" : ", ") + describe(stage);
-      throw TimeoutError(config_.name() + ": " + names + " did not answer within " +
-                         std::to_string(timeout.count() / 1000) + " s: start its provider, or check the " +
-                         "address in its node JSON and the firewall");
-    }
-    std::this_thread::sleep_for(kRetryPause);
+  std::set<std::string> addresses;
+  for (int stage : stages) addresses.insert(config_.clusterNodes[stage].address);
+  const std::set<std::string> unreachable = unreachableAfter(config_.name(), addresses, options_, timeout);
+  if (unreachable.empty()) return;
+  std::string names;
+  for (int stage : stages) {
+    if (unreachable.count(config_.clusterNodes[stage].address)) names += (names.empty() ? "" : ", ") + describe(stage);
   }
+  throw TimeoutError(config_.name() + ": " + names + " did not answer within " +
+                     std::to_string(timeout.count() / 1000) + " s: start its provider, or check the " +
+                     "address in its node JSON and the firewall");
 }
 
 std::vector<std::string> PeerLinks::unreachable(const std::set<int>& stages) {

@@ -21,7 +21,8 @@ struct RingMembership {
   uint32_t ringId = 0;
   std::vector<std::string> params;  // state-dict names, in flattening order
   std::vector<int64_t> numels;
-  std::string nextAddress;  // the holder in cluster rank + 1 (mod ring_size)
+  std::string nextAddress;      // the holder in cluster rank + 1 (mod ring_size)
+  std::string previousAddress;  // the holder in cluster rank - 1; empty in older node JSONs
 };
 
 /// What a node reads from node_data/nodes/node_<id>.json (see docs/node_data.md): where it listens, where its

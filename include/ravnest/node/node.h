@@ -63,6 +63,8 @@ class Node {
 
   /// Whether the shutdown marker asked every node to save its submodel.
   bool saveRequested() const;
+  /// Averages across clusters completed so far (0 with one cluster). Thread-safe.
+  uint64_t clusterAverages() const;
 
   const NodeConfig& config() const;
   const StageRouting& routing() const;

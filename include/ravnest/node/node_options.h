@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <c10/core/Device.h>
 
@@ -11,6 +13,14 @@
 #include "ravnest/tensor/codec.h"
 
 namespace ravnest {
+
+/// The optimizer's per-parameter state entries, e.g. Adam's {exp_avg, exp_avg_sq} and {step}.
+struct OptimizerStateLayout {
+  std::vector<std::string> shapedKeys;  // tensors of the parameter's shape (moments, momentum buffers)
+  std::vector<std::string> scalarKeys;  // one-element tensors (step counters)
+
+  bool empty() const { return shapedKeys.empty() && scalarKeys.empty(); }
+};
 
 /// How a node trains. The defaults follow the original Ravnest.
 struct NodeOptions {
@@ -28,6 +38,9 @@ struct NodeOptions {
   /// (the original's update_frequency * reduce_factor); 0 averages at every epoch change. A final average
   /// always runs at the end of training.
   int64_t reduceEvery = 0;
+  /// With several clusters: the optimizer state averaged with the parameters (the original's average_optim),
+  /// by state key. Empty: none. OptimizerHook::stateTensors() must then hand over every listed entry.
+  OptimizerStateLayout optimizerState;
   /// Codec of the all-reduce chunks; the reduction itself is done in float32.
   CodecKind ringCodec = CodecKind::kNone;
   TransportOptions transport;

@@ -27,6 +27,10 @@ class OptimizerHook {
   virtual void step() = 0;
   /// Clears the accumulated gradients.
   virtual void zeroGrad() = 0;
+  /// The optimizer's state tensors themselves (not copies), named `<parameter>.<state key>`, for averaging
+  /// across clusters in place (NodeOptions::optimizerState). An entry the optimizer has not created yet must
+  /// be created as it would be, so that every member hands over the same set. Default: none.
+  virtual std::vector<NamedTensor> stateTensors() { return {}; }
 };
 
 /// Moves the learning rate along its schedule.

@@ -1,0 +1,48 @@
+"""A provider of the digits CNN for the cluster-averaging tests: the example's provider with its averaging
+settings from the environment, and a dump of what the test compares.
+
+    python averaging_provider.py node_<id>
+
+Environment: RAVNEST_EPOCHS, RAVNEST_AVERAGE_OPTIM (1: average_optim=True), RAVNEST_REDUCE_FACTOR (an integer;
+unset: once per epoch), RAVNEST_TIMEOUT (seconds for peer loss, sends and the all-reduce's chunk waits).
+At the end each node writes dumps/<name>.pt: its cluster, its optimizer state (`<parameter>.<key>` ->
+tensor), the averages it ran and the training micro-batches of its shard.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from data import digits_loaders
+from ravnest import Node, Trainer, load_node_json_configs, set_seed, shard
+
+
+def loss_fn(outputs, targets):
+    return F.mse_loss(outputs, targets[1])
+
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    epochs = int(os.environ["RAVNEST_EPOCHS"])
+    reduce_factor = os.environ.get("RAVNEST_REDUCE_FACTOR")
+    timeouts = {}
+    if "RAVNEST_TIMEOUT" in os.environ:
+        seconds = float(os.environ["RAVNEST_TIMEOUT"])
+        timeouts = {"peer_loss_grace": seconds, "send_deadline": seconds, "backward_timeout": seconds}
+    set_seed(42)
+    train_loader, _ = digits_loaders(64)
+    meta = load_node_json_configs(name)
+    train_loader = shard(train_loader, meta["rank"], meta["ring_size"])
+    node = Node(name=name, optimizer=torch.optim.Adam, criterion=loss_fn, labels=train_loader,
+                reduce_factor=int(reduce_factor) if reduce_factor else None,
+                average_optim=os.environ.get("RAVNEST_AVERAGE_OPTIM") == "1", **timeouts)
+    Trainer(node=node, train_loader=train_loader, epochs=epochs, batch_size=64, save=True).train()
+    if node.is_root:
+        node.shutdown()
+    Path("dumps").mkdir(exist_ok=True)
+    torch.save({"cluster": node.cluster_id, "optimizer_state": node.optimizer_state(),
+                "averages": node.cluster_averages, "batches": epochs * len(train_loader)},
+               Path("dumps") / f"{name}.pt")
