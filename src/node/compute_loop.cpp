@@ -30,6 +30,7 @@ void ComputeLoop::runOnComputeThread() {
   logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
   while (running_) {
     auto work = context_.scheduler.next(kIdleCheck);
+    if (!work && context_.scheduler.closed()) return;  // the node is being closed
     if (!work) {
       checkPeersWhileIdle();
       continue;

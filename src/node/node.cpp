@@ -49,6 +49,8 @@ std::exception_ptr failureOf(const std::string& nodeName) {
     return std::make_exception_ptr(Error(describe(e.what_without_backtrace())));
   } catch (const std::exception& e) {
     return std::make_exception_ptr(Error(describe(e.what())));
+  } catch (...) {
+    return std::make_exception_ptr(Error(describe("an unknown error")));
   }
 }
 
@@ -78,7 +80,10 @@ struct Node::Impl {
                      config.clusterLength, ": rerun clusterize");
     pumps.push_back(std::make_unique<detail::InboxPump>(
         config.name(), server.inbox(MessageKind::kActivation),
-        [this](Message& message) { return scheduler.pushForward(std::move(message), kPumpWait); }));
+        [this](Message& message) {
+          // A closed scheduler takes nothing more: the message is dropped instead of offered forever.
+          return scheduler.pushForward(std::move(message), kPumpWait) || scheduler.closed();
+        }));
     pumps.push_back(std::make_unique<detail::InboxPump>(
         config.name(), server.inbox(MessageKind::kGradient), [this](Message& message) {
           scheduler.pushBackward(std::move(message));
@@ -134,6 +139,7 @@ struct Node::Impl {
 
   /// Queues a forward-stream message on this (root) node and returns its micro-batch id.
   uint64_t feed(std::vector<NamedTensor> modelInputs, detail::MicroBatchMeta meta) {
+    throwIfStopped();
     const uint64_t id = nextId++;
     Message work;
     work.kind = MessageKind::kActivation;
@@ -200,7 +206,12 @@ void Node::start(NodeHooks hooks) {
 void Node::forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch) {
   impl_->requireRoot("forward_compute");
   impl_->window.acquire(impl_->options.backwardTimeout);
-  impl_->feed(std::move(modelInputs), {detail::StreamKind::kTrain, epoch, false});
+  try {
+    impl_->feed(std::move(modelInputs), {detail::StreamKind::kTrain, epoch, false});
+  } catch (...) {
+    impl_->window.release();  // the micro-batch never entered the pipeline
+    throw;
+  }
 }
 
 void Node::evaluateBatch(std::vector<NamedTensor> modelInputs, int64_t epoch) {

@@ -8,7 +8,7 @@ Scheduler::Scheduler(size_t forwardCapacity) : forwardCapacity_(forwardCapacity)
   RAVNEST_CHECK(forwardCapacity > 0, "the forward queue needs room for at least one item");
 }
 
-bool Scheduler::pushForward(Message work, std::chrono::milliseconds timeout) {
+bool Scheduler::pushForward(Message&& work, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
   const bool room = forwardRoomFreed_.wait_for(
       lock, timeout, [&] { return closed_ || forward_.size() < forwardCapacity_; });
@@ -44,6 +44,11 @@ std::optional<Message> Scheduler::next(std::chrono::milliseconds timeout) {
     return work;
   }
   return std::nullopt;
+}
+
+bool Scheduler::closed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return closed_;
 }
 
 void Scheduler::close() {

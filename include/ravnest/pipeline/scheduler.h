@@ -22,8 +22,8 @@ class Scheduler {
   explicit Scheduler(size_t forwardCapacity);
 
   /// Queues forward work; waits up to `timeout` while the forward queue is full. Returns false when the
-  /// scheduler is closed or the wait timed out.
-  bool pushForward(Message work, std::chrono::milliseconds timeout);
+  /// scheduler is closed or the wait timed out; `work` is then left untouched, so the caller can offer it again.
+  bool pushForward(Message&& work, std::chrono::milliseconds timeout);
   /// Queues backward work at once.
   void pushBackward(Message work);
   /// Queues work that runs before everything else.
@@ -35,6 +35,7 @@ class Scheduler {
 
   /// Wakes every waiter; pushes fail from now on, queued work can still be taken. Idempotent.
   void close();
+  bool closed() const;
 
  private:
   const size_t forwardCapacity_;

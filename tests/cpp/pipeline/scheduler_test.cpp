@@ -61,6 +61,22 @@ TEST(SchedulerTest, CloseWakesWaitersAndRefusesNewWork) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(4000));
   closer.join();
   EXPECT_FALSE(scheduler.pushForward(work(MessageKind::kActivation, 1), milliseconds(10)));
+  EXPECT_TRUE(scheduler.closed());
+}
+
+TEST(SchedulerTest, AForwardPushThatTimesOutKeepsItsMessageForTheRetry) {
+  Scheduler scheduler(1);
+  ASSERT_TRUE(scheduler.pushForward(work(MessageKind::kActivation, 1), milliseconds(10)));
+  Message second = work(MessageKind::kActivation, 2);
+  second.tensors.push_back({"x", at::Tensor()});
+  ASSERT_FALSE(scheduler.pushForward(std::move(second), milliseconds(10)));
+  EXPECT_EQ(second.tensors.size(), 1u) << "a failed push emptied the message";
+  EXPECT_EQ(scheduler.next(milliseconds(10))->id, 1u);
+  ASSERT_TRUE(scheduler.pushForward(std::move(second), milliseconds(10)));
+  const auto retried = scheduler.next(milliseconds(10));
+  ASSERT_TRUE(retried.has_value());
+  EXPECT_EQ(retried->id, 2u);
+  EXPECT_EQ(retried->tensors.size(), 1u);
 }
 
 }  // namespace
