@@ -7,7 +7,7 @@ namespace ravnest {
 
 using detail::requireKey;
 
-NodeConfig loadNodeConfig(const std::string& path) {
+NodeConfig loadNodeConfig(const std::string& path) try {
   const nlohmann::json document = detail::readJsonFile(path);
   NodeConfig config;
   config.nodeId = requireKey<int>(document, "node_id", path);
@@ -45,6 +45,9 @@ NodeConfig loadNodeConfig(const std::string& path) {
   RAVNEST_CHECK_AS(ConfigError, config.isLeaf == (config.stageIndex == config.clusterLength - 1), "'", path,
                    "': is_leaf disagrees with stage_index ", config.stageIndex);
   return config;
+} catch (const nlohmann::json::exception& e) {
+  // A value of the wrong type deep inside the file: name the file, as every other config error does.
+  throw ConfigError("'" + path + "' is malformed (" + e.what() + "): regenerate it with clusterize");
 }
 
 }  // namespace ravnest

@@ -36,7 +36,7 @@ void collectValues(const nlohmann::json& structure, std::vector<std::string>& na
 
 }  // namespace
 
-StageRouting loadStageRouting(const std::string& path) {
+StageRouting loadStageRouting(const std::string& path) try {
   const nlohmann::json document = detail::readJsonFile(path);
   const int version = requireKey<int>(document, "format_version", path);
   RAVNEST_CHECK_AS(ConfigError, version == kRoutingFormatVersion, "'", path, "' has routing format ", version,
@@ -65,6 +65,9 @@ StageRouting loadStageRouting(const std::string& path) {
   collectValues(modelOutput, routing.modelOutputValues);
   routing.modelOutputJson = modelOutput.dump();
   return routing;
+} catch (const nlohmann::json::exception& e) {
+  // A value of the wrong type deep inside the file: name the file, as every other config error does.
+  throw ConfigError("'" + path + "' is malformed (" + e.what() + "): regenerate it with clusterize");
 }
 
 }  // namespace ravnest
