@@ -65,7 +65,6 @@ std::string codecName(CodecKind codec) {
 CodecKind effectiveCodec(CodecKind requested, at::ScalarType dtype) {
   switch (requested) {
     case CodecKind::kFp16:
-      return dtype == at::kFloat || dtype == at::kDouble ? requested : CodecKind::kNone;
     case CodecKind::kBf16:
       return dtype == at::kFloat || dtype == at::kDouble ? requested : CodecKind::kNone;
     case CodecKind::kInt8Blockwise:
