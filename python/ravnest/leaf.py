@@ -32,7 +32,11 @@ def top1_accuracy(outputs, targets):
 
 
 class EpochIterator:
-    """Hands out batches of an iterable in order, starting over when an epoch begins or the data ends."""
+    """Hands out batches of an iterable in order, starting over when an epoch begins or the data ends.
+
+    Epoch k gets the iterable's (k+1)-th pass, as on the root, which iterates its loader once per epoch: a
+    shuffling loader then gives both the same order. A resumed run starts at a later epoch and batch, so the
+    passes of the epochs before it are run through and the batches before it skipped."""
 
     def __init__(self, iterable, what):
         if iterable is None:
@@ -40,21 +44,36 @@ class EpochIterator:
         self._iterable = iterable
         self._iterator = None
         self._epoch = None
+        self._passes = 0  # passes started over the iterable
+        self._position = 0  # batches handed out or skipped in the current pass
 
-    def next_for(self, epoch=None):
+    def next_for(self, epoch=None, batch=None):
         if self._iterator is None or (epoch is not None and epoch != self._epoch):
             self._restart(epoch)
-        try:
-            return next(self._iterator)
-        except StopIteration:
-            self._restart(epoch)
-            return next(self._iterator)
+        while batch is not None and self._position < batch:
+            self._next(epoch)
+        return self._next(epoch)
 
     def restart(self):
         self._iterator = None
 
+    def _next(self, epoch):
+        try:
+            value = next(self._iterator)
+        except StopIteration:
+            self._restart(epoch)
+            value = next(self._iterator)
+        self._position += 1
+        return value
+
     def _restart(self, epoch):
+        while epoch is not None and self._passes < epoch:
+            for _ in self._iterable:
+                pass
+            self._passes += 1
         self._iterator = iter(self._iterable)
+        self._passes += 1
+        self._position = 0
         self._epoch = epoch
 
 
@@ -76,9 +95,9 @@ class LeafHooks:
         self._scored_rows = 0
         self.val_accuracies = []
 
-    def loss(self, values, epoch):
+    def loss(self, values, epoch, batch):
         outputs = build_output(self._structure, values)
-        loss = self._criterion(outputs, self._labels.next_for(epoch))
+        loss = self._criterion(outputs, self._labels.next_for(epoch, batch))
         self._backward_passes += 1
         if self._backward_passes % self._update_frequency == 0:
             with open(self._loss_filename, "a") as file:

@@ -6,15 +6,19 @@ the hooks the compute thread calls. See docs/threading.md.
 """
 
 import atexit
+import collections
 import json
 import logging
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import torch
 
 from ravnest import _C
+from ravnest.checkpoint import checkpoint_folder, read_checkpoint, remove_checkpoint, write_checkpoint
+from ravnest.interrupts import InterruptHandler, exit_status
 from ravnest.leaf import VAL_ACCURACIES_FILE, LeafHooks
 from ravnest.routing_runtime import build_output
 
@@ -48,10 +52,21 @@ class Node:
 
     Extra keyword arguments (ours): `max_in_flight` (training micro-batches in the pipeline at once; default
     the cluster length, 1 is synchronous), `metric(outputs, targets)` (validation score of one batch; default
-    top-1 accuracy), `node_data` (folder, default node_data), `startup_timeout`, `peer_loss_grace`,
-    `send_deadline`, `backward_timeout` (seconds; also the longest wait for another cluster's all-reduce chunk),
+    top-1 accuracy), `node_data` (folder, default node_data), the deadlines in seconds (docs/errors.md):
+    `startup_timeout` (120), `send_deadline` (60), `backward_timeout` (1800; also the longest wait for another
+    cluster's all-reduce chunk), `heartbeat_interval` (1) and `peer_loss_grace` (10: a pipeline neighbour that
+    answers no heartbeat for that long stops the cluster),
+
     `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
     'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none').
+
+    Failures and restarts: a node that stops before training ended (a neighbour died or hangs, a hook raised,
+    SIGINT or SIGTERM) writes a checkpoint of its stage to <stage folder>/checkpoint/ (docs/node_data.md) and
+    raises the failure, of the original error's type; after a signal it exits with 128 + the signal number
+    instead, and a second signal exits at once. `resume=True` continues from that checkpoint: the stage's
+    weights, the optimizer and lr_scheduler state, the step counters, and on the root the epoch and batch the
+    pipeline had not finished (the batches before it are read from the loader and skipped). A node without a
+    checkpoint starts from the beginning. The checkpoint is removed when training ends normally.
 
     `average_optim=True` averages the optimizer's state (e.g. Adam's exp_avg, exp_avg_sq and step) with the
     parameters. Its entries are found by stepping a throwaway optimizer of the same class once; a parameter
@@ -75,16 +90,25 @@ class Node:
         self.average_optim = average_optim
         self.loss_filename = loss_filename
         metric = kwargs.pop("metric", None)
-        _remove_previous_outputs(loss_filename)
+        resume = kwargs.pop("resume", False)
+        self._checkpoint = checkpoint_folder(_stage_folder(config_path))
+        restored = _restored_checkpoint(name, self._checkpoint) if resume else None
+        if not resume:
+            _remove_previous_outputs(loss_filename)
+        progress = restored[2] if restored else {}
+        self._send_deadline = kwargs.pop("send_deadline", 60.0)
+        max_in_flight = kwargs.pop("max_in_flight", 0)
         self._state_layout = _optimizer_state_layout(optimizer, optimizer_params) if average_optim else {}
         # reduce_factor=None: average once per epoch (0 tells the runtime so).
         reduce_every = update_frequency * reduce_factor if reduce_factor else 0
         self._node = _C.Node(str(config_path), device=str(self.device), update_frequency=update_frequency,
-                             max_in_flight=kwargs.pop("max_in_flight", 0),
+                             max_in_flight=max_in_flight,
                              lr_step_on_epoch_change=lr_step_on_epoch_change, compression=compression,
                              startup_timeout=kwargs.pop("startup_timeout", 120.0),
-                             peer_loss_grace=kwargs.pop("peer_loss_grace", 5.0),
-                             send_deadline=kwargs.pop("send_deadline", 60.0),
+                             peer_loss_grace=kwargs.pop("peer_loss_grace", 10.0),
+                             heartbeat_interval=kwargs.pop("heartbeat_interval", 1.0),
+                             send_deadline=self._send_deadline, resume_epoch=progress.get("epoch", 0),
+                             resume_backward_passes=progress.get("backward_passes", 0),
                              backward_timeout=kwargs.pop("backward_timeout", 1800.0), reduce_every=reduce_every,
                              ring_codec=kwargs.pop("ring_compression", "fp16" if compression else "none"),
                              optim_state_keys=[k for k, v in self._state_layout.items() if v is None],
@@ -111,7 +135,16 @@ class Node:
         if self.is_leaf:
             self.leaf = LeafHooks(self.routing, criterion, labels, test_labels, update_frequency, loss_filename,
                                   metric)
-        self.epoch = 0
+        if restored:
+            self._restore(*restored)
+        # The root: where the pipeline resumes (the training loop runs from the start, and the batches before
+        # that position are skipped), and the positions of the micro-batches fed but maybe unfinished.
+        self._resume_at = (progress.get("next_epoch") or 0, progress.get("next_batch") or 0)
+        self.epoch, self._batch = 0, 0
+        self._fed = collections.deque(maxlen=max(max_in_flight, self.cluster_length))
+        self._fed_count = progress.get("backward_passes", 0)
+        self._interrupts = InterruptHandler(self._on_interrupt)
+        self._interrupts.install()
         self._save_requested = False
         self._cluster_averages = 0
         self._finished = False
@@ -161,27 +194,39 @@ class Node:
 
     # Root: feeding the pipeline -----------------------------------------------------------------------------
     def forward_compute(self, tensors=None, **kwargs):
-        """Root: feeds one training micro-batch; waits while `cluster_length` micro-batches are in flight."""
-        self._node.forward_compute(self._model_inputs(tensors, kwargs), self.epoch)
+        """Root: feeds one training micro-batch; waits while `cluster_length` micro-batches are in flight.
+        After resume=True, the batches before the checkpoint's position are skipped."""
+        position = (self.epoch, self._batch)
+        self._batch += 1
+        if position < self._resume_at:
+            return
+        self._call(self._node.forward_compute, self._model_inputs(tensors, kwargs), *position)
+        self._fed.append(position)
+        self._fed_count += 1
 
     def no_grad_forward_compute(self, tensors=None, output_type=None, **kwargs):
-        """Root: feeds one validation micro-batch; the leaf scores it against its next `test_labels` batch."""
-        self._node.evaluate_batch(self._model_inputs(tensors, kwargs), self.epoch)
+        """Root: feeds one validation micro-batch; the leaf scores it against its next `test_labels` batch.
+        Skipped in the epochs a resumed run skips."""
+        if self.epoch < self._resume_at[0]:
+            return
+        self._call(self._node.evaluate_batch, self._model_inputs(tensors, kwargs), self.epoch)
 
     def predict(self, tensors=None, **kwargs):
         """Root: runs one batch through the pipeline in evaluation mode and returns the model's output, as the
         unsplit model in eval() mode would (the last stage sends it back to the root)."""
-        values = self._node.predict(self._model_inputs(tensors, kwargs), self.epoch)
+        values = self._call(self._node.predict, self._model_inputs(tensors, kwargs), self.epoch)
         return build_output(self.routing["model_output"], values)
 
     def end_validation(self):
         """Root: ends a validation pass; the leaf writes its accuracy to val_accuracies.txt."""
-        self._node.end_evaluation(self.epoch)
+        if self.epoch >= self._resume_at[0]:
+            self._call(self._node.end_evaluation, self.epoch)
 
     def wait_for_backwards(self):
         """Root: blocks until every micro-batch fed so far finished its backward pass; ends the epoch."""
-        self._node.wait_for_backwards()
+        self._call(self._node.wait_for_backwards)
         self.epoch += 1
+        self._batch = 0
 
     def trigger_save_submodel(self):
         """Every node saves its submodel to trained/ when training ends (see model_fusion)."""
@@ -197,11 +242,12 @@ class Node:
     # End of training ----------------------------------------------------------------------------------------
     def serve(self):
         """Stems and leaves: works until the root's shutdown, then saves the submodel if asked."""
-        while not self._node.wait_until_stopped(_SERVE_WAKE_SECONDS):
+        while not self._call(self._node.wait_until_stopped, _SERVE_WAKE_SECONDS):
             pass
         self._finished = True
         if self._node.save_requested:
             self.save_submodel()
+        remove_checkpoint(self._checkpoint)
         self.close()
 
     def shutdown(self):
@@ -210,9 +256,10 @@ class Node:
             return
         self._finished = True
         try:
-            self._node.finish_training(self._save_requested)
+            self._call(self._node.finish_training, self._save_requested)
             if self._save_requested:
                 self.save_submodel()
+            remove_checkpoint(self._checkpoint)
         finally:
             self.close()
 
@@ -230,6 +277,70 @@ class Node:
         path = folder / f"submod_{self.stage_index}.pt"
         torch.save(self.state_dict(), path)
         return path
+
+    # Failures, checkpoints, signals ---------------------------------------------------------------------------
+    def _call(self, method, *args):
+        """Calls the C++ node; when it raises the node's failure, checkpoints and closes the node first."""
+        try:
+            return method(*args)
+        except _C.Error as error:
+            self._stop_after_failure(error)
+            raise
+
+    def _stop_after_failure(self, error):
+        """The node stopped before training ended: once the compute thread is done (it may be finishing a send,
+        bounded by send_deadline), writes the checkpoint, then closes the node. After a signal, exits."""
+        if self._node is None:
+            return
+        self._finished = True
+        if self._node.wait_for_compute_thread(self._send_deadline + _SERVE_WAKE_SECONDS):
+            folder = self._write_checkpoint(str(error))
+            print(f"{error}\n{self.name}: checkpoint written to {folder}", flush=True)
+        else:
+            print(f"{error}\n{self.name}: no checkpoint: the compute thread did not end within "
+                  f"{self._send_deadline:.0f} s", flush=True)
+        self.close()
+        if self._interrupts.signum is not None:
+            raise SystemExit(exit_status(self._interrupts.signum)) from error
+
+    def _write_checkpoint(self, reason):
+        epoch, backward_passes = self._node.progress
+        progress = {"node": self.name, "reason": reason, "epoch": epoch, "backward_passes": backward_passes,
+                    "next_epoch": None, "next_batch": None}
+        if self.is_root:
+            # Micro-batches fed but not through their backward pass are fed again after the restart.
+            unfinished = self._fed_count - backward_passes
+            next_epoch, next_batch = self._fed[-unfinished] if unfinished > 0 else (self.epoch, self._batch)
+            progress.update(next_epoch=next_epoch, next_batch=next_batch)
+        optimizer_state = {
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "lr_scheduler": None if self.lr_scheduler is None else self.lr_scheduler.state_dict(),
+        }
+        return write_checkpoint(self._checkpoint, self.state_dict(), optimizer_state, progress)
+
+    def _restore(self, stage_state, optimizer_state, progress):
+        """Puts a checkpoint's weights into the stage's own tensors and its state into the optimizer and
+        lr_scheduler, before the compute thread starts."""
+        named = dict(self._node.named_parameters() + self._node.named_buffers())
+        if set(named) != set(stage_state):
+            raise ValueError(f"{self.name}: the checkpoint in {self._checkpoint} holds {sorted(stage_state)}, the "
+                             f"stage {sorted(named)}: it is from another model split; remove it to start over")
+        with torch.no_grad():
+            for key, tensor in named.items():
+                tensor.copy_(stage_state[key])
+        if self.optimizer is not None and optimizer_state["optimizer"] is not None:
+            self.optimizer.load_state_dict(optimizer_state["optimizer"])
+        if self.lr_scheduler is not None and optimizer_state["lr_scheduler"] is not None:
+            self.lr_scheduler.load_state_dict(optimizer_state["lr_scheduler"])
+        log.info("%s: resuming from %s (epoch %s, %s backward passes)", self.name, self._checkpoint,
+                 progress["epoch"], progress["backward_passes"])
+
+    def _on_interrupt(self, signum):
+        """The first SIGINT or SIGTERM: stops the cluster; the next call into the node raises, checkpoints and
+        exits. A node that already finished just exits."""
+        if self._node is None or self._finished:
+            raise SystemExit(exit_status(signum))
+        self._node.stop(f"interrupted by {signal.Signals(signum).name}")
 
     def _close_at_exit(self):
         try:
@@ -257,6 +368,22 @@ class Node:
                 raise ValueError(f"{self.name}: the model input '{entry['keyword']}' is missing")
             inputs[entry["name"]] = value.to(self.device)
         return inputs
+
+
+def _stage_folder(config_path):
+    """The node's stage folder (its node JSON's template_path); node_data/ when the JSON cannot be read (the
+    C++ node then reports why)."""
+    try:
+        return Path(json.loads(Path(config_path).read_text())["template_path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return Path(config_path).parent.parent
+
+
+def _restored_checkpoint(name, folder):
+    restored = read_checkpoint(folder)
+    if restored is None:
+        log.warning("%s: resume=True, but there is no checkpoint in %s: starting from the beginning", name, folder)
+    return restored
 
 
 def _optimizer_parameters(optimizer):

@@ -38,6 +38,8 @@ void bindErrors(py::module_& m) {
       PyErr_SetString(configError.ptr(), e.what());
     } catch (const ravnest::ProtocolError& e) {
       PyErr_SetString(protocolError.ptr(), e.what());
+    } catch (const ravnest::Error& e) {  // the base itself: without this it would surface as a RuntimeError
+      PyErr_SetString(error.ptr(), e.what());
     }
   });
 }

@@ -57,7 +57,7 @@ class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHoo
   at::Tensor loss(const std::vector<ravnest::NamedTensor>& modelOutput, const ravnest::MicroBatchInfo& info) override {
     at::Tensor result;
     call("loss", [&](py::object method) {
-      result = method(asDict(modelOutput), info.epoch).cast<at::Tensor>();
+      result = method(asDict(modelOutput), info.epoch, info.batch).cast<at::Tensor>();
     });
     return result;
   }
@@ -132,9 +132,10 @@ void bindNode(py::module_& m) {
       m, "Node", "One provider of a pipeline cluster (the C++ runtime behind ravnest.Node).")
       .def(py::init([](const std::string& configPath, const std::string& device, int updateFrequency,
                        int maxInFlight, bool lrStepOnEpochChange, bool compression, double startupTimeout,
-                       double backwardTimeout, double peerLossGrace, double sendDeadline,
+                       double backwardTimeout, double peerLossGrace, double heartbeatInterval, double sendDeadline,
                        const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec,
-                       std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys) {
+                       std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys,
+                       int64_t resumeEpoch, uint64_t resumeBackwardPasses) {
              ravnest::NodeOptions options;
              options.device = c10::Device(device);
              options.updateFrequency = updateFrequency;
@@ -144,6 +145,9 @@ void bindNode(py::module_& m) {
              options.startupTimeout = seconds(startupTimeout);
              options.backwardTimeout = seconds(backwardTimeout);
              options.peerLossGrace = seconds(peerLossGrace);
+             options.heartbeatInterval = seconds(heartbeatInterval);
+             RAVNEST_CHECK(resumeEpoch >= 0, "resume_epoch must not be negative, got ", resumeEpoch);
+             options.resumeFrom = {resumeEpoch, resumeBackwardPasses};
              options.transport.deadline = seconds(sendDeadline);
              options.transport.authToken = authToken;
              RAVNEST_CHECK(reduceEvery >= 0, "reduce_every must not be negative, got ", reduceEvery);
@@ -156,10 +160,12 @@ void bindNode(py::module_& m) {
            py::arg("config_path"), py::arg("device") = "cpu", py::arg("update_frequency") = 1,
            py::arg("max_in_flight") = 0, py::arg("lr_step_on_epoch_change") = true, py::arg("compression") = false,
            py::arg("startup_timeout") = 120.0, py::arg("backward_timeout") = 1800.0,
-           py::arg("peer_loss_grace") = 5.0, py::arg("send_deadline") = 60.0, py::arg("auth_token") = "",
+           py::arg("peer_loss_grace") = 10.0, py::arg("heartbeat_interval") = 1.0, py::arg("send_deadline") = 60.0,
+           py::arg("auth_token") = "",
            py::arg("reduce_every") = 0, py::arg("ring_codec") = "none",
            py::arg("optim_state_keys") = std::vector<std::string>{},
-           py::arg("optim_scalar_keys") = std::vector<std::string>{},
+           py::arg("optim_scalar_keys") = std::vector<std::string>{}, py::arg("resume_epoch") = 0,
+           py::arg("resume_backward_passes") = 0,
            "Loads the node JSON, its routing and its stage, and starts listening.")
       .def(
           "start",
@@ -171,12 +177,13 @@ void bindNode(py::module_& m) {
           py::arg("hooks"), "Starts the compute thread with the hooks object (see ravnest/node.py).")
       .def(
           "forward_compute",
-          [](Node& node, const py::dict& inputs, int64_t epoch) {
+          [](Node& node, const py::dict& inputs, int64_t epoch, int64_t batch) {
             auto tensors = namedTensors(inputs);
             py::gil_scoped_release released;
-            node.forwardCompute(std::move(tensors), epoch);
+            node.forwardCompute(std::move(tensors), epoch, batch);
           },
-          py::arg("inputs"), py::arg("epoch"), "Root: feeds a training micro-batch (model inputs by graph name).")
+          py::arg("inputs"), py::arg("epoch"), py::arg("batch"),
+          "Root: feeds a training micro-batch (model inputs by graph name), the `batch`-th of its epoch.")
       .def(
           "evaluate_batch",
           [](Node& node, const py::dict& inputs, int64_t epoch) {
@@ -209,6 +216,23 @@ void bindNode(py::module_& m) {
             return node.waitUntilStopped(wait);
           },
           py::arg("timeout"), "Waits for the shutdown; True once stopped. Raises the node's failure.")
+      .def(
+          "wait_for_compute_thread",
+          [](Node& node, double timeout) {
+            const auto wait = seconds(timeout);
+            py::gil_scoped_release released;
+            return node.waitForComputeThread(wait);
+          },
+          py::arg("timeout"), "Waits for the compute thread to end, whatever the reason; True once it ended.")
+      .def("stop", &Node::stop, py::arg("reason"), py::call_guard<py::gil_scoped_release>(),
+           "Stops this node and the rest of its cluster as a failure would; waiting calls raise.")
+      .def_property_readonly("progress",
+                             [](const Node& node) {
+                               const auto progress = node.progress();
+                               return py::make_tuple(progress.epoch, progress.backwardPasses);
+                             },
+                             "(epoch, backward passes) of the compute thread once it ended; before, where it "
+                             "resumed from.")
       .def_property_readonly("save_requested", &Node::saveRequested)
       .def_property_readonly("cluster_averages", &Node::clusterAverages)
       .def("named_parameters", [](Node& node) { return namedList(node.stage().namedParameters()); })

@@ -11,7 +11,7 @@
 namespace ravnest::detail {
 namespace {
 
-// How long the compute thread waits for work before it checks on its peers.
+// How long the compute thread waits for work before it looks again whether the node is being closed.
 constexpr std::chrono::milliseconds kIdleCheck{1000};
 
 at::Tensor valueOf(const std::map<std::string, at::Tensor>& values, const std::string& name) {
@@ -22,7 +22,10 @@ at::Tensor valueOf(const std::map<std::string, at::Tensor>& values, const std::s
 }  // namespace
 
 ComputeLoop::ComputeLoop(Context context)
-    : context_(std::move(context)), codec_(context_.options.compression ? CodecKind::kFp16 : CodecKind::kNone) {}
+    : context_(std::move(context)),
+      codec_(context_.options.compression ? CodecKind::kFp16 : CodecKind::kNone),
+      epoch_(context_.options.resumeFrom.epoch),
+      backwardPasses_(context_.options.resumeFrom.backwardPasses) {}
 
 void ComputeLoop::runOnComputeThread() {
   context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
@@ -30,13 +33,8 @@ void ComputeLoop::runOnComputeThread() {
   logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
   while (running_) {
     auto work = context_.scheduler.next(kIdleCheck);
-    if (!work && context_.scheduler.closed()) return;  // the node is being closed
-    if (!work) {
-      checkPeersWhileIdle();
-      continue;
-    }
-    peersFailingSince_.reset();
-    handle(std::move(*work));
+    if (!work && context_.scheduler.closed()) return;  // the node is being closed, or stopped early
+    if (work) handle(std::move(*work));
   }
 }
 
@@ -48,11 +46,10 @@ void ComputeLoop::handle(Message work) {
     case MessageKind::kGradient:
       onGradientPart(std::move(work));
       break;
-    case MessageKind::kControl:
-      stoppedByPeer_ = true;
-      throw Error(context_.config.name() + ": stopping because " + abortReason(work));
+    case MessageKind::kControl:  // aborts and farewells go to the node itself (Node::Impl)
     case MessageKind::kRingChunk:
-      throw ProtocolError(context_.config.name() + ": ring chunks are not handled by the pipeline");
+      throw ProtocolError(context_.config.name() + ": " + messageKindName(work.kind) +
+                          " messages are not handled by the pipeline");
   }
 }
 
@@ -127,7 +124,8 @@ void ComputeLoop::trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector
     }
     modelOutput.push_back({name, seen[name]});
   }
-  const at::Tensor loss = context_.hooks.leaf->loss(modelOutput, {id, assembly.meta.epoch});
+  const at::Tensor loss =
+      context_.hooks.leaf->loss(modelOutput, {id, assembly.meta.epoch, assembly.meta.batch});
   RAVNEST_CHECK(loss.defined() && loss.numel() == 1 && loss.requires_grad(), context_.config.name(),
                 ": the loss must be a scalar tensor computed from the model output");
   torch::autograd::backward({loss});
@@ -248,19 +246,6 @@ void ComputeLoop::enterEpoch(int64_t epoch) {
     context_.averaging.onEpochChange(context_.stage, context_.hooks.optimizer.get());
     if (context_.hooks.lrScheduler && context_.options.lrStepOnEpochChange) context_.hooks.lrScheduler->step();
   }
-}
-
-void ComputeLoop::checkPeersWhileIdle() {
-  const auto failures = context_.links.unreachable(context_.plan.peers());
-  if (failures.empty()) {
-    peersFailingSince_.reset();
-    return;
-  }
-  const auto now = std::chrono::steady_clock::now();
-  if (!peersFailingSince_) peersFailingSince_ = now;
-  if (now - *peersFailingSince_ < context_.options.peerLossGrace) return;
-  throw NetworkError(context_.config.name() + ": lost contact with " + failures.front() +
-                     "; stopping (is that provider still running?)");
 }
 
 }  // namespace ravnest::detail

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 
@@ -29,8 +28,8 @@ namespace ravnest::detail {
 ///   or per step;
 /// - averages the stage's state with the other clusters periodically and at the shutdown marker;
 /// - passes the validation-end and shutdown markers down the chain; stops at the shutdown marker;
-/// - on the last stage, answers prediction micro-batches with their model output, sent to the root;
-/// - while idle, pings its peers and gives up on one that stays unreachable.
+/// - on the last stage, answers prediction micro-batches with their model output, sent to the root.
+/// Peers' aborts and heartbeats are the node's business (Node::Impl, HeartbeatMonitor), not this loop's.
 /// Everything here runs on the compute thread; nothing is shared.
 class ComputeLoop {
  public:
@@ -49,12 +48,13 @@ class ComputeLoop {
 
   explicit ComputeLoop(Context context);
 
-  /// Waits for the peers, then works until the shutdown marker. Throws the first failure: a hook's error,
-  /// a network error, or the abort of a peer (then stoppedByPeer() is true).
+  /// Waits for the peers, then works until the shutdown marker, or until the scheduler is closed and drained
+  /// (the node is closed or stopped early). Throws the first failure: a hook's error, a network error.
   void runOnComputeThread();
 
   bool saveRequested() const { return saveRequested_; }
-  bool stoppedByPeer() const { return stoppedByPeer_; }
+  /// The epoch and backward passes so far (counting on from NodeOptions::resumeFrom).
+  TrainingProgress progress() const { return {epoch_, backwardPasses_}; }
 
  private:
   struct Assembly {
@@ -85,7 +85,6 @@ class ComputeLoop {
                      const std::map<std::string, int>& senderOf);
   void finishBackward();
   void enterEpoch(int64_t epoch);
-  void checkPeersWhileIdle();
 
   Context context_;
   CodecKind codec_;
@@ -95,8 +94,6 @@ class ComputeLoop {
   uint64_t backwardPasses_ = 0;
   bool running_ = true;
   bool saveRequested_ = false;
-  bool stoppedByPeer_ = false;
-  std::optional<std::chrono::steady_clock::time_point> peersFailingSince_;
 };
 
 }  // namespace ravnest::detail

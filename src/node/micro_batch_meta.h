@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include "ravnest/comm/message.h"
@@ -24,6 +25,9 @@ struct MicroBatchMeta {
   StreamKind kind = StreamKind::kTrain;
   int64_t epoch = 0;
   bool save = false;  // kShutdown: every stage saves its submodel first
+  /// kTrain: the micro-batch's index within its epoch, so that the leaf takes the matching labels also when
+  /// the root resumed mid-epoch from a checkpoint.
+  int64_t batch = 0;
 };
 
 /// Adds `meta` to a forward-stream message as one small int64 tensor.
@@ -32,9 +36,15 @@ void attachMeta(Message& message, const MicroBatchMeta& meta);
 /// missing or malformed.
 MicroBatchMeta takeMeta(Message& message);
 
-/// A control message telling a peer that this node stopped because of `reason`.
-Message abortMessage(const std::string& reason);
-/// The reason an abort message carries. Throws ProtocolError when `message` is not one.
-std::string abortReason(const Message& message);
+/// A control message telling a peer that this node stopped because of `failure` (the current exception's
+/// what() and type travel, so the peer stops with the same type).
+Message abortMessage(const std::exception_ptr& failure);
+/// A control message telling a pipeline neighbour that this node finished normally and may go away: the
+/// neighbour stops watching its heartbeat.
+Message farewellMessage();
+bool isFarewell(const Message& message);
+/// The failure an abort message reports, as `<nodeName>: stopping because <reason>` of the sender's error
+/// type. Throws ProtocolError when `message` is neither an abort nor a farewell.
+std::exception_ptr abortFailure(const Message& message, const std::string& nodeName);
 
 }  // namespace ravnest::detail

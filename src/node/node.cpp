@@ -4,10 +4,10 @@
 #include <mutex>
 #include <thread>
 
-#include <c10/util/Exception.h>
-
 #include "node/cluster_averaging.h"
 #include "node/compute_loop.h"
+#include "node/failure.h"
+#include "node/heartbeat_monitor.h"
 #include "node/in_flight_window.h"
 #include "node/inbox_pump.h"
 #include "node/micro_batch_meta.h"
@@ -22,37 +22,10 @@
 namespace ravnest {
 namespace {
 
-// How long a failing node tries to tell each peer before it gives up on it.
+// How long a stopping node tries to tell each peer (abort, farewell) before it gives up on it.
 constexpr std::chrono::milliseconds kAbortDeadline{2000};
 // How long a pump waits for room in the forward queue before it looks at its stop flag again.
 constexpr std::chrono::milliseconds kPumpWait{200};
-
-/// The current exception with the node's name in front, keeping ravnest's error types.
-std::exception_ptr failureOf(const std::string& nodeName) {
-  const std::string prefix = nodeName + " stopped: ";
-  const auto describe = [&](std::string what) {
-    const std::string ownName = nodeName + ": ";
-    if (what.rfind(ownName, 0) == 0) what.erase(0, ownName.size());
-    return prefix + what;
-  };
-  try {
-    throw;
-  } catch (const TimeoutError& e) {
-    return std::make_exception_ptr(TimeoutError(describe(e.what())));
-  } catch (const NetworkError& e) {
-    return std::make_exception_ptr(NetworkError(describe(e.what())));
-  } catch (const ProtocolError& e) {
-    return std::make_exception_ptr(ProtocolError(describe(e.what())));
-  } catch (const ConfigError& e) {
-    return std::make_exception_ptr(ConfigError(describe(e.what())));
-  } catch (const c10::Error& e) {
-    return std::make_exception_ptr(Error(describe(e.what_without_backtrace())));
-  } catch (const std::exception& e) {
-    return std::make_exception_ptr(Error(describe(e.what())));
-  } catch (...) {
-    return std::make_exception_ptr(Error(describe("an unknown error")));
-  }
-}
 
 size_t inFlightLimit(const NodeOptions& options, const NodeConfig& config) {
   return static_cast<size_t>(options.maxInFlight > 0 ? options.maxInFlight : config.clusterLength);
@@ -72,7 +45,9 @@ struct Node::Impl {
         links(config, options.transport),
         window(config.name(), inFlightLimit(options, config)),
         predictions(config.name()),
-        averaging(server, config, options, stage) {
+        averaging(server, config, options, stage),
+        heartbeat(config, plan.peers(), options.transport, options.heartbeatInterval, options.peerLossGrace,
+                  [this](std::exception_ptr lost) { stopEarly(std::move(lost), true); }) {
     RAVNEST_CHECK(options.updateFrequency > 0, config.name(), ": update_frequency must be at least 1");
     RAVNEST_CHECK_AS(ConfigError, routing.stage == config.stageIndex && routing.numStages == config.clusterLength,
                      config.name(), ": '", config.routingPath(), "' describes stage ", routing.stage, " of ",
@@ -91,12 +66,13 @@ struct Node::Impl {
         }));
     pumps.push_back(std::make_unique<detail::InboxPump>(
         config.name(), server.inbox(MessageKind::kControl), [this](Message& message) {
-          scheduler.pushUrgent(std::move(message));
+          onControl(message);
           return true;
         }));
   }
 
   ~Impl() {
+    heartbeat.stop();
     scheduler.close();
     const auto closed = std::make_exception_ptr(Error(config.name() + " was closed"));
     window.fail(closed);
@@ -109,28 +85,58 @@ struct Node::Impl {
   void runComputeThread(NodeHooks hooks) {
     detail::ComputeLoop loop(
         {config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions, averaging});
-    std::exception_ptr failure;
     try {
       loop.runOnComputeThread();
     } catch (...) {
-      failure = failureOf(config.name());
+      stopEarly(detail::stoppedBecause(config.name(), std::current_exception()), true);
     }
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        logger(config.name())->error("{}", e.what());
-        if (!loop.stoppedByPeer()) links.broadcastAbort(e.what(), kAbortDeadline);
-      }
+    heartbeat.stop();
+    std::exception_ptr failure;
+    {
+      std::lock_guard<std::mutex> lock(stateMutex);
+      failure = earlyStop;
     }
+    // Finished normally: the neighbours stop watching this node's heartbeat before its process goes away.
+    if (!failure) links.tellBestEffort(plan.peers(), detail::farewellMessage(), kAbortDeadline);
     const auto stopReason = failure ? failure : std::make_exception_ptr(Error(config.name() + " has shut down"));
     window.fail(stopReason);
     predictions.fail(stopReason);
     std::lock_guard<std::mutex> lock(stateMutex);
     stopped = true;
     saveRequested = loop.saveRequested();
-    this->failure = failure;
+    progress = loop.progress();
     computeStopped.notify_all();
+  }
+
+  /// Stops the node because of `failure` (the first one wins) from any thread: logs it, wakes every waiting
+  /// call, which throws it, lets the compute thread end once its current work is done and, with `tellPeers`,
+  /// sends an abort to every other node of the cluster.
+  void stopEarly(std::exception_ptr failure, bool tellPeers) {
+    {
+      std::lock_guard<std::mutex> lock(stateMutex);
+      if (earlyStop || stopped) return;
+      earlyStop = failure;
+    }
+    logger(config.name())->error("{}", detail::failureMessageOf(failure));
+    window.fail(failure);
+    predictions.fail(failure);
+    scheduler.close();
+    computeStopped.notify_all();
+    if (tellPeers) links.tellBestEffort(links.otherStages(), detail::abortMessage(failure), kAbortDeadline);
+  }
+
+  /// On the control pump's thread: a peer's abort stops this node with the peer's error type; a farewell
+  /// ends the heartbeats to that peer.
+  void onControl(const Message& message) {
+    if (detail::isFarewell(message)) {
+      heartbeat.forget(message.sender);
+      return;
+    }
+    try {
+      stopEarly(detail::abortFailure(message, config.name()), false);
+    } catch (const ProtocolError& e) {
+      logger(config.name())->warn("ignoring a control message: {}", e.what());
+    }
   }
 
   void requireRoot(const char* what) const {
@@ -158,7 +164,7 @@ struct Node::Impl {
 
   void throwIfStopped() {
     std::lock_guard<std::mutex> lock(stateMutex);
-    if (failure) std::rethrow_exception(failure);
+    if (earlyStop) std::rethrow_exception(earlyStop);
     RAVNEST_CHECK_AS(Error, !stopped, config.name(), " has shut down and takes no more work");
   }
 
@@ -173,6 +179,7 @@ struct Node::Impl {
   detail::InFlightWindow window;
   detail::PredictionMailbox predictions;
   detail::ClusterAveraging averaging;
+  detail::HeartbeatMonitor heartbeat;
   std::vector<std::unique_ptr<detail::InboxPump>> pumps;
   std::thread computeThread;
   uint64_t nextId = 0;  // the feeding thread's
@@ -182,8 +189,9 @@ struct Node::Impl {
   bool started = false;
   bool stopped = false;
   bool saveRequested = false;
-  std::exception_ptr failure;
-};
+  TrainingProgress progress;
+  std::exception_ptr earlyStop;  // why the node stopped, when a failure stopped it; set at once
+
 
 Node::Node(const std::string& configPath, NodeOptions options)
     : impl_(std::make_unique<Impl>(configPath, std::move(options))) {}
@@ -201,13 +209,14 @@ void Node::start(NodeHooks hooks) {
   impl_->computeThread = std::thread([this, hooks = std::move(hooks)]() mutable {
     impl_->runComputeThread(std::move(hooks));
   });
+  impl_->heartbeat.start();
 }
 
-void Node::forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch) {
+void Node::forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch, int64_t batch) {
   impl_->requireRoot("forward_compute");
   impl_->window.acquire(impl_->options.backwardTimeout);
   try {
-    impl_->feed(std::move(modelInputs), {detail::StreamKind::kTrain, epoch, false});
+    impl_->feed(std::move(modelInputs), {detail::StreamKind::kTrain, epoch, false, batch});
   } catch (...) {
     impl_->window.release();  // the micro-batch never entered the pipeline
     throw;
@@ -244,9 +253,23 @@ void Node::finishTraining(bool save) {
 
 bool Node::waitUntilStopped(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(impl_->stateMutex);
-  impl_->computeStopped.wait_for(lock, timeout, [&] { return impl_->stopped; });
-  if (impl_->failure) std::rethrow_exception(impl_->failure);
+  impl_->computeStopped.wait_for(lock, timeout, [&] { return impl_->stopped || impl_->earlyStop; });
+  if (impl_->earlyStop) std::rethrow_exception(impl_->earlyStop);
   return impl_->stopped;
+}
+
+bool Node::waitForComputeThread(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->stateMutex);
+  return impl_->computeStopped.wait_for(lock, timeout, [&] { return impl_->stopped || !impl_->started; });
+}
+
+void Node::stop(const std::string& reason) {
+  impl_->stopEarly(std::make_exception_ptr(Error(impl_->config.name() + " stopped: " + reason)), true);
+}
+
+TrainingProgress Node::progress() const {
+  std::lock_guard<std::mutex> lock(impl_->stateMutex);
+  return impl_->stopped ? impl_->progress : impl_->options.resumeFrom;
 }
 
 bool Node::saveRequested() const {

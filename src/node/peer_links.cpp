@@ -1,7 +1,6 @@
 #include "node/peer_links.h"
 
 #include "comm/reachability.h"
-#include "node/micro_batch_meta.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {
@@ -36,29 +35,25 @@ void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::mil
                      "address in its node JSON and the firewall");
 }
 
-std::vector<std::string> PeerLinks::unreachable(const std::set<int>& stages) {
-  std::vector<std::string> failures;
+void PeerLinks::tellBestEffort(const std::set<int>& stages, const Message& message,
+                               std::chrono::milliseconds deadline) {
+  TransportOptions shortOptions = options_;
+  shortOptions.deadline = deadline;
   for (int stage : stages) {
     try {
-      client(stage).ping();
-    } catch (const NetworkError& e) {
-      failures.push_back(describe(stage) + ": " + e.what());
-    }
-  }
-  return failures;
-}
-
-void PeerLinks::broadcastAbort(const std::string& reason, std::chrono::milliseconds deadline) {
-  TransportOptions abortOptions = options_;
-  abortOptions.deadline = deadline;
-  for (const auto& member : config_.clusterNodes) {
-    if (member.nodeId == config_.nodeId) continue;
-    try {
-      PeerClient(config_.name(), member.address, abortOptions).send(abortMessage(reason));
+      PeerClient(config_.name(), config_.clusterNodes.at(stage).address, shortOptions).send(message);
     } catch (const Error&) {
       // Best effort: that peer is gone or stopping already.
     }
   }
+}
+
+std::set<int> PeerLinks::otherStages() const {
+  std::set<int> stages;
+  for (size_t stage = 0; stage < config_.clusterNodes.size(); ++stage) {
+    if (config_.clusterNodes[stage].nodeId != config_.nodeId) stages.insert(static_cast<int>(stage));
+  }
+  return stages;
 }
 
 int PeerLinks::stageOf(const std::string& nodeName) const {

@@ -29,12 +29,11 @@ class PeerLinks {
   /// Throws TimeoutError naming the nodes that never answered.
   void waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout);
 
-  /// Pings every stage in `stages` once; returns the failures as "node_<id> (address): reason".
-  std::vector<std::string> unreachable(const std::set<int>& stages);
-
-  /// Tells every other node of the cluster that this node stopped, best effort: each try gives up after
-  /// `deadline`, and failures are ignored (the peer may already be gone).
-  void broadcastAbort(const std::string& reason, std::chrono::milliseconds deadline);
+  /// Sends `message` to the node of every stage in `stages`, best effort: each try gives up after `deadline`,
+  /// and failures are ignored (the peer may already be gone). For aborts and farewells.
+  void tellBestEffort(const std::set<int>& stages, const Message& message, std::chrono::milliseconds deadline);
+  /// Every stage of the cluster but this node's.
+  std::set<int> otherStages() const;
 
   /// The stage of the node named `nodeName` (a message's sender), or -1 when it is not in this cluster.
   int stageOf(const std::string& nodeName) const;

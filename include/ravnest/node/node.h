@@ -21,8 +21,9 @@ namespace ravnest {
 /// Lifecycle: the constructor loads everything and starts listening; start() starts the compute thread,
 /// which first waits for the peers. The root feeds work with forwardCompute()/evaluateBatch() and ends
 /// training with finishTraining(), which sends the shutdown marker down the pipeline; the other nodes wait in
-/// waitUntilStopped(). When any node fails (a hook throws, a peer is lost) it tells the other nodes of its
-/// cluster, and every waiting call on every node throws the failure.
+/// waitUntilStopped(). When any node fails (a hook throws, a neighbour misses its heartbeats, stop() is
+/// called) it tells the other nodes of its cluster, and every waiting call on every node throws the failure,
+/// with the type of the original error.
 class Node {
  public:
   /// Reads `configPath` (node_data/nodes/node_<id>.json) and the routing it points to, relative to the
@@ -42,7 +43,8 @@ class Node {
   /// in-flight limit is reached. Thread-safe with the compute thread; call from one feeding thread.
   /// Throws the node's failure, TimeoutError after options.backwardTimeout, InvalidArgumentError on
   /// non-root nodes or for missing inputs.
-  void forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch);
+  /// `batch` is its index within the epoch: the leaf takes the labels of that index.
+  void forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch, int64_t batch);
   /// Root only: feeds one validation micro-batch (no backward pass). Throws like forwardCompute().
   void evaluateBatch(std::vector<NamedTensor> modelInputs, int64_t epoch);
   /// Root only: runs one micro-batch through the pipeline in evaluation mode (no backward pass) and returns
@@ -58,8 +60,17 @@ class Node {
   void finishTraining(bool save);
 
   /// Waits up to `timeout` for the compute thread to stop. Returns true once it stopped after the shutdown
-  /// marker; throws the failure when it stopped because of one. Thread-safe.
+  /// marker; throws the failure as soon as one stopped the node (the compute thread may still be ending).
+  /// Thread-safe.
   bool waitUntilStopped(std::chrono::milliseconds timeout);
+  /// Waits up to `timeout` for the compute thread to end, whatever the reason; true once it ended (or never
+  /// started). Never throws: for saving the stage after a failure. Thread-safe.
+  bool waitForComputeThread(std::chrono::milliseconds timeout);
+  /// Stops this node and the rest of its cluster as a failure would (e.g. on SIGTERM): every waiting call
+  /// here throws Error("<node> stopped: <reason>"), every other node of the cluster stops with it. Thread-safe.
+  void stop(const std::string& reason);
+  /// The epoch and backward passes of the compute thread once it ended; before, NodeOptions::resumeFrom.
+  TrainingProgress progress() const;
 
   /// Whether the shutdown marker asked every node to save its submodel.
   bool saveRequested() const;

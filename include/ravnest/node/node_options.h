@@ -22,6 +22,13 @@ struct OptimizerStateLayout {
   bool empty() const { return shapedKeys.empty() && scalarKeys.empty(); }
 };
 
+/// Where a node's training stands: the epoch its compute thread is in and the backward passes it ran (which
+/// decide when the optimizer steps and the clusters average). Saved in a checkpoint, restored on resume.
+struct TrainingProgress {
+  int64_t epoch = 0;
+  uint64_t backwardPasses = 0;
+};
+
 /// How a node trains. The defaults follow the original Ravnest.
 struct NodeOptions {
   c10::Device device{c10::kCPU};
@@ -43,13 +50,20 @@ struct NodeOptions {
   OptimizerStateLayout optimizerState;
   /// Codec of the all-reduce chunks; the reduction itself is done in float32.
   CodecKind ringCodec = CodecKind::kNone;
+  /// Where training resumes (from a checkpoint); the default starts at the beginning.
+  TrainingProgress resumeFrom;
+  /// Deadlines. Every wait of a node is bounded by one of these or by transport.deadline (a send or ping,
+  /// waiting for room in the peer's inbox included); docs/errors.md lists them.
   TransportOptions transport;
   /// How long a node waits for its peers to come up.
   std::chrono::milliseconds startupTimeout{std::chrono::seconds(120)};
-  /// Longest wait for room in the pipeline or for the outstanding backward passes.
+  /// Longest wait for room in the pipeline or for the outstanding backward passes, and for another
+  /// cluster's all-reduce chunk.
   std::chrono::milliseconds backwardTimeout{std::chrono::minutes(30)};
-  /// How long a peer may stay unreachable while this node is idle before the node gives up on it.
-  std::chrono::milliseconds peerLossGrace{std::chrono::seconds(5)};
+  /// How often a node pings its pipeline neighbours (heartbeats).
+  std::chrono::milliseconds heartbeatInterval{std::chrono::seconds(1)};
+  /// How long a neighbour may leave the heartbeats unanswered before the node stops, naming it.
+  std::chrono::milliseconds peerLossGrace{std::chrono::seconds(10)};
 };
 
 /// The user code a node calls. The optimizer is needed to train; the leaf hook is needed on the leaf.

@@ -9,10 +9,12 @@
 
 namespace ravnest {
 
-/// Where a micro-batch belongs: the training epoch the root was in when it fed it.
+/// Where a micro-batch belongs: the training epoch the root was in when it fed it, and (training only) its
+/// index within that epoch.
 struct MicroBatchInfo {
   uint64_t id = 0;
   int64_t epoch = 0;
+  int64_t batch = 0;
 };
 
 // User code plugs into a node through these interfaces. The node calls them from its compute thread, one at

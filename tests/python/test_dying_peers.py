@@ -1,0 +1,128 @@
+"""Dying peers and clean shutdown on the CNN example's three providers (root node_0, stem node_1, leaf node_2):
+a stem killed with SIGKILL mid-epoch stops root and leaf within the heartbeat deadline, naming it, with
+checkpoints that a restart with resume=True finishes the training from; SIGTERM on a provider shuts the whole
+pipeline down with a checkpoint on every node."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from cnn_example import copy_example
+from pipeline_harness import PYTHON
+
+# The providers' default peer_loss_grace, in seconds: how long a neighbour may miss its heartbeats.
+PEER_LOSS_GRACE = 10
+# What stopping may take beyond that deadline: the checkpoint and the interpreter's exit on a busy machine.
+EXIT_SLACK = 15
+EPOCHS = 8
+BATCHES_PER_EPOCH = 23  # 1437 training images in batches of 64
+
+
+def start(folder, env=None):
+    """Starts the three providers (leaf first); returns {name: Popen}, each logging to <name>.log."""
+    environment = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", RAVNEST_EPOCHS=str(EPOCHS),
+                       **(env or {}))
+    processes = {}
+    for name in ("node_2", "node_1", "node_0"):
+        log = open(folder / f"{name}.log", "a")
+        processes[name] = subprocess.Popen([PYTHON, "provider.py", name], cwd=folder, stdout=log,
+                                           stderr=subprocess.STDOUT, env=environment)
+    return processes
+
+
+def wait_for_losses(folder, lines, deadline):
+    """Until the leaf logged `lines` training losses (the pipeline is mid-training)."""
+    path = folder / "losses.txt"
+    while not path.exists() or len(path.read_text().split()) < lines:
+        assert time.monotonic() < deadline, "training did not get going"
+        time.sleep(0.1)
+
+
+def wait_all(processes, seconds):
+    """Exit codes by name, and how long after the call the last one ended; kills what is still running."""
+    started = time.monotonic()
+    codes = {}
+    try:
+        for name, process in processes.items():
+            codes[name] = process.wait(timeout=max(0.1, seconds - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        for name, process in processes.items():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+                codes[name] = "did not stop"
+    return codes, time.monotonic() - started
+
+
+def logs(folder):
+    return {name: (folder / f"{name}.log").read_text() for name in ("node_0", "node_1", "node_2")}
+
+
+def node_document(folder, name):
+    return json.loads((folder / "node_data" / "nodes" / f"{name}.json").read_text())
+
+
+def checkpoint_progress(folder, name):
+    path = folder / node_document(folder, name)["template_path"] / "checkpoint" / "progress.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def test_killed_stem_stops_root_and_leaf_in_time_and_a_resumed_run_finishes(tmp_path):
+    copy_example(tmp_path)
+    stem = node_document(tmp_path, "node_1")
+    stem_address = f"{stem['local_host']}:{stem['local_port']}"
+    processes = start(tmp_path)
+    wait_for_losses(tmp_path, lines=BATCHES_PER_EPOCH * 2 + 5, deadline=time.monotonic() + 180)
+    processes["node_1"].send_signal(signal.SIGKILL)
+    processes["node_1"].wait()
+    survivors = {name: processes[name] for name in ("node_0", "node_2")}
+    codes, seconds = wait_all(survivors, PEER_LOSS_GRACE + EXIT_SLACK)
+    text = logs(tmp_path)
+    print(f"root and leaf stopped {seconds:.1f} s after the stem was killed")
+    for name in survivors:
+        assert codes[name] not in (0, "did not stop"), text[name][-3000:]
+        # Which node failed and where, with the original error's type (not a plain ravnest.Error).
+        assert "node_1" in text[name] and stem_address in text[name], text[name][-3000:]
+        assert "ravnest._C.NetworkError" in text[name] or "ravnest._C.TimeoutError" in text[name], text[name][-3000:]
+        assert "checkpoint written to" in text[name], text[name][-3000:]
+    assert seconds < PEER_LOSS_GRACE + EXIT_SLACK
+    root, leaf = checkpoint_progress(tmp_path, "node_0"), checkpoint_progress(tmp_path, "node_2")
+    assert checkpoint_progress(tmp_path, "node_1") is None  # SIGKILL leaves no time for one
+    assert root["next_epoch"] >= 2 and 0 < root["backward_passes"] <= leaf["backward_passes"]
+    assert root["next_epoch"] * BATCHES_PER_EPOCH + root["next_batch"] == root["backward_passes"]
+    accuracies_before = len((tmp_path / "val_accuracies.txt").read_text().split())
+
+    codes, seconds = wait_all(start(tmp_path, {"RAVNEST_RESUME": "1"}), 240)
+    text = logs(tmp_path)
+    assert set(codes.values()) == {0}, {name: text[name][-3000:] for name in codes}
+    assert "resume=True, but there is no checkpoint" in text["node_1"]
+    accuracies = [float(line) for line in (tmp_path / "val_accuracies.txt").read_text().split()]
+    # The resumed run validated the epochs it had left (the interrupted epoch included), not all of them again.
+    assert accuracies_before + (EPOCHS - root["next_epoch"]) == len(accuracies)
+    print(f"resumed at epoch {root['next_epoch']} batch {root['next_batch']}; final accuracy {accuracies[-1]:.3f}")
+    assert accuracies[-1] >= 0.85
+    for name in ("node_0", "node_1", "node_2"):
+        assert checkpoint_progress(tmp_path, name) is None  # removed once training ended normally
+
+
+def test_sigterm_on_a_provider_checkpoints_every_node_and_stops_the_pipeline(tmp_path):
+    copy_example(tmp_path)
+    processes = start(tmp_path)
+    wait_for_losses(tmp_path, lines=BATCHES_PER_EPOCH + 5, deadline=time.monotonic() + 180)
+    processes["node_1"].send_signal(signal.SIGTERM)
+    codes, seconds = wait_all(processes, EXIT_SLACK)
+    text = logs(tmp_path)
+    print(f"the pipeline stopped {seconds:.1f} s after SIGTERM on the stem")
+    assert codes["node_1"] == 128 + signal.SIGTERM, text["node_1"][-3000:]
+    assert "Traceback" not in text["node_1"], text["node_1"][-3000:]
+    for name in ("node_0", "node_2"):
+        assert codes[name] not in (0, "did not stop"), text[name][-3000:]
+        assert "node_1 stopped: interrupted by SIGTERM" in text[name], text[name][-3000:]
+    for name in ("node_0", "node_1", "node_2"):
+        progress = checkpoint_progress(tmp_path, name)
+        assert progress is not None and progress["backward_passes"] > BATCHES_PER_EPOCH, (name, progress)
+        assert "interrupted by SIGTERM" in progress["reason"]
