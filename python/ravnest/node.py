@@ -68,6 +68,11 @@ class Node:
     pipeline had not finished (the batches before it are read from the loader and skipped). A node without a
     checkpoint starts from the beginning. The checkpoint is removed when training ends normally.
 
+    Security (docs/security.md): `auth_token` (the job token; default the RAVNEST_JOB_TOKEN environment variable,
+    else the `job_token` clusterize wrote into the node JSON), `tls_cert`, `tls_key` and `tls_ca` (PEM files; all
+    three turn TLS on), `non_finite` ('reject', the default: a message with NaN or Inf is refused and logged;
+    'skip': it is dropped and counted).
+
     `average_optim=True` averages the optimizer's state (e.g. Adam's exp_avg, exp_avg_sq and step) with the
     parameters. Its entries are found by stepping a throwaway optimizer of the same class once; a parameter
     that has no state yet when an average runs gets the state the optimizer would create (zeros), so every
@@ -112,7 +117,10 @@ class Node:
                              backward_timeout=kwargs.pop("backward_timeout", 1800.0), reduce_every=reduce_every,
                              ring_codec=kwargs.pop("ring_compression", "fp16" if compression else "none"),
                              optim_state_keys=[k for k, v in self._state_layout.items() if v is None],
-                             optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None])
+                             optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None],
+                             auth_token=kwargs.pop("auth_token", os.environ.get("RAVNEST_JOB_TOKEN", "")),
+                             tls_cert=str(kwargs.pop("tls_cert", "")), tls_key=str(kwargs.pop("tls_key", "")),
+                             tls_ca=str(kwargs.pop("tls_ca", "")), non_finite=kwargs.pop("non_finite", "reject"))
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
         self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf
@@ -147,6 +155,7 @@ class Node:
         self._interrupts.install()
         self._save_requested = False
         self._cluster_averages = 0
+        self._security_counters = {}
         self._finished = False
         averages_state = self.optimizer is not None and self._state_layout
         self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf,
@@ -171,6 +180,14 @@ class Node:
     def cluster_averages(self):
         """Averages across clusters completed so far (also after close())."""
         return self._cluster_averages if self._node is None else self._node.cluster_averages
+
+    def security_counters(self):
+        """{'refused_requests': calls refused for a missing or wrong job token, 'rejected_messages': messages
+        refused as malformed, from a sender that may not send them, with NaN or Inf, or repeating a micro-batch id}
+        since start (also after close())."""
+        if self._node is None:
+            return dict(self._security_counters)
+        return {"refused_requests": self._node.refused_requests, "rejected_messages": self._node.rejected_messages}
 
     def optimizer_state(self):
         """The optimizer's state as detached copies, named `<parameter>.<state key>` (empty without one)."""
@@ -269,6 +286,7 @@ class Node:
         Runs at exit at the latest: the C++ threads must stop while Python can still run their hooks."""
         if self._node is not None:
             self._cluster_averages = self._node.cluster_averages
+            self._security_counters = self.security_counters()
         self._node = None
 
     def save_submodel(self):

@@ -135,7 +135,8 @@ void bindNode(py::module_& m) {
                        double backwardTimeout, double peerLossGrace, double heartbeatInterval, double sendDeadline,
                        const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec,
                        std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys,
-                       int64_t resumeEpoch, uint64_t resumeBackwardPasses) {
+                       int64_t resumeEpoch, uint64_t resumeBackwardPasses, const std::string& tlsCert,
+                       const std::string& tlsKey, const std::string& tlsCa, const std::string& nonFinite) {
              ravnest::NodeOptions options;
              options.device = c10::Device(device);
              options.updateFrequency = updateFrequency;
@@ -150,6 +151,13 @@ void bindNode(py::module_& m) {
              options.resumeFrom = {resumeEpoch, resumeBackwardPasses};
              options.transport.deadline = seconds(sendDeadline);
              options.transport.authToken = authToken;
+             options.transport.tlsCertFile = tlsCert;
+             options.transport.tlsKeyFile = tlsKey;
+             options.transport.tlsCaFile = tlsCa;
+             RAVNEST_CHECK(nonFinite == "reject" || nonFinite == "skip", "non_finite must be 'reject' or 'skip', got '",
+                           nonFinite, "'");
+             options.transport.nonFinite =
+                 nonFinite == "skip" ? ravnest::NonFinitePolicy::kSkip : ravnest::NonFinitePolicy::kReject;
              RAVNEST_CHECK(reduceEvery >= 0, "reduce_every must not be negative, got ", reduceEvery);
              options.reduceEvery = reduceEvery;
              options.ringCodec = ravnest::parseCodec(ringCodec);
@@ -165,7 +173,8 @@ void bindNode(py::module_& m) {
            py::arg("reduce_every") = 0, py::arg("ring_codec") = "none",
            py::arg("optim_state_keys") = std::vector<std::string>{},
            py::arg("optim_scalar_keys") = std::vector<std::string>{}, py::arg("resume_epoch") = 0,
-           py::arg("resume_backward_passes") = 0,
+           py::arg("resume_backward_passes") = 0, py::arg("tls_cert") = "", py::arg("tls_key") = "",
+           py::arg("tls_ca") = "", py::arg("non_finite") = "reject",
            "Loads the node JSON, its routing and its stage, and starts listening.")
       .def(
           "start",
@@ -235,6 +244,11 @@ void bindNode(py::module_& m) {
                              "resumed from.")
       .def_property_readonly("save_requested", &Node::saveRequested)
       .def_property_readonly("cluster_averages", &Node::clusterAverages)
+      .def_property_readonly("refused_requests", &Node::refusedRequests,
+                             "Calls refused for a missing or wrong job token since start.")
+      .def_property_readonly("rejected_messages", &Node::rejectedMessages,
+                             "Messages rejected since start: malformed, from a sender that may not send them, "
+                             "NaN or Inf, repeated micro-batch ids.")
       .def("named_parameters", [](Node& node) { return namedList(node.stage().namedParameters()); })
       .def("named_buffers", [](Node& node) { return namedList(node.stage().namedBuffers()); })
       .def_property_readonly("stashed_versions",

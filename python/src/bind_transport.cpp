@@ -104,10 +104,13 @@ void bindTransport(py::module_& m) {
 
   py::class_<ravnest::PeerClient>(m, "PeerClient", "A persistent connection to one peer.")
       .def(py::init([](const std::string& nodeName, const std::string& target, const std::string& authToken,
-                       double deadline) {
-             return std::make_unique<ravnest::PeerClient>(nodeName, target, transportOptions(authToken, deadline, 16));
+                       double deadline, const std::string& tlsCa) {
+             ravnest::TransportOptions options = transportOptions(authToken, deadline, 16);
+             options.tlsCaFile = tlsCa;
+             return std::make_unique<ravnest::PeerClient>(nodeName, target, options);
            }),
-           py::arg("node_name"), py::arg("target"), py::arg("auth_token") = "", py::arg("deadline") = 60.0)
+           py::arg("node_name"), py::arg("target"), py::arg("auth_token") = "", py::arg("deadline") = 60.0,
+           py::arg("tls_ca") = "", "tls_ca: a CA file (PEM) to verify a TLS peer against; empty: plaintext.")
       .def(
           "send",
           [](const ravnest::PeerClient& client, const py::dict& tensors, const std::string& kind, uint64_t id,
@@ -129,5 +132,15 @@ void bindTransport(py::module_& m) {
             py::gil_scoped_release released;
             return client.ping(payload);
           }, py::arg("payload") = "", "Round trip to the peer; returns its node name.")
+      .def(
+          "send_raw_frames",
+          [](const ravnest::PeerClient& client, const std::vector<py::bytes>& frames) {
+            std::vector<std::string> raw(frames.begin(), frames.end());
+            py::gil_scoped_release released;
+            return client.sendRawFrames(raw);
+          },
+          py::arg("frames"),
+          "Sends the byte strings as the frames of one Transfer call, exactly as given (for tests that play a "
+          "hostile peer). Returns (gRPC status code, message); 0 is OK.")
       .def_property_readonly("target", &ravnest::PeerClient::target);
 }

@@ -81,6 +81,10 @@ void RingAllReduce::validateChunk(const Message& message) const {
   const auto found = ringIndex_.find(tag.ringId);
   RAVNEST_CHECK_AS(ProtocolError, found != ringIndex_.end(), "ring chunk: ring ", tag.ringId,
                    " is not a ring of node ", nodeName_);
+  const std::string& previousNode = rings_[found->second].previousNode;
+  RAVNEST_CHECK_AS(PermissionError, previousNode.empty() || message.sender == previousNode, "ring chunk: node ",
+                   nodeName_, " takes chunks of ring ", tag.ringId, " only from ", previousNode, ", not from '",
+                   message.sender, "'");
   const uint64_t current = round_.load();
   // A member that finished this round may already send the next round's first chunks; nothing can be further ahead.
   RAVNEST_CHECK_AS(ProtocolError, tag.round == current || tag.round == current + 1, "ring chunk: round ", tag.round,

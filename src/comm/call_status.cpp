@@ -5,7 +5,7 @@
 namespace ravnest::detail {
 
 void throwIfFailed(const grpc::Status& status, const std::string& self, const std::string& target,
-                   const std::string& what) {
+                   const std::string& what, bool tls) {
   const std::string prefix = "node " + self + ": " + what + " to peer " + target + " failed: ";
   switch (status.error_code()) {
     case grpc::StatusCode::OK:
@@ -15,6 +15,13 @@ void throwIfFailed(const grpc::Status& status, const std::string& self, const st
                          "the peer is alive and keeping up, or raise the deadline");
     case grpc::StatusCode::UNAUTHENTICATED:
       throw NetworkError(prefix + status.error_message() + ". Give every node of the job the same token");
+    case grpc::StatusCode::PERMISSION_DENIED:
+      throw ProtocolError(prefix + "the peer refused the message: " + status.error_message());
+    case grpc::StatusCode::UNAVAILABLE:
+      throw NetworkError(prefix + status.error_message() + ". Check that the peer is running and reachable at that "
+                         "address" + (tls ? ", serves TLS, and that its certificate is signed by our CA file and "
+                                            "names that address"
+                                          : ", and that it does not expect TLS (then give this node its CA file)"));
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       throw ProtocolError(prefix + "the peer rejected the message: " + status.error_message());

@@ -1,15 +1,20 @@
 #include "ravnest/comm/peer_client.h"
 
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/slice.h>
 
 #include "comm/call_status.h"
 #include "comm/allocator_tuning.h"
 #include "comm/message_framing.h"
 #include "comm/server_state.h"
+#include "comm/tls_credentials.h"
 #include "comm/transfer_call.h"
 #include "ravnest.grpc.pb.h"
 #include "ravnest/common/error.h"
@@ -19,13 +24,13 @@ namespace {
 
 constexpr const char* kTransferMethod = "/ravnest.wire.Peer/Transfer";
 
-std::shared_ptr<grpc::Channel> openChannel(const std::string& target) {
+std::shared_ptr<grpc::Channel> openChannel(const std::string& target, const TransportOptions& options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxSendMessageSize(-1);
   arguments.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
   // Each client gets its own connection, so that one slow stream cannot hold up another peer's link.
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+  return grpc::CreateCustomChannel(target, detail::channelCredentials(options), arguments);
 }
 
 }  // namespace
@@ -35,7 +40,7 @@ struct PeerClient::Impl {
       : self(std::move(selfName)),
         target(std::move(peer)),
         options(std::move(transportOptions)),
-        channel(openChannel(target)),
+        channel(openChannel(target, options)),
         genericStub(channel),
         stub(wire::Peer::NewStub(channel)) {}
 
@@ -74,7 +79,23 @@ void PeerClient::send(Message message, CodecKind codec) const {
   context.set_initial_metadata_corked(true);
   impl_->genericStub.PrepareBidiStreamingCall(&context, kTransferMethod, grpc::StubOptions(), &call);
   call.start();
-  detail::throwIfFailed(call.wait(), impl_->self, impl_->target, "sending " + messageKindName(message.kind));
+  detail::throwIfFailed(call.wait(), impl_->self, impl_->target, "sending " + messageKindName(message.kind),
+                        detail::clientUsesTls(impl_->options));
+}
+
+std::pair<int, std::string> PeerClient::sendRawFrames(const std::vector<std::string>& frames) const {
+  std::vector<grpc::ByteBuffer> buffers;
+  for (const auto& frame : frames) {
+    grpc::Slice slice(frame);
+    buffers.emplace_back(&slice, 1);
+  }
+  detail::TransferCall call(std::move(buffers));
+  grpc::ClientContext context;
+  impl_->prepare(context);
+  impl_->genericStub.PrepareBidiStreamingCall(&context, kTransferMethod, grpc::StubOptions(), &call);
+  call.start();
+  const grpc::Status status = call.wait();
+  return {static_cast<int>(status.error_code()), status.error_message()};
 }
 
 std::string PeerClient::ping(const std::string& payload) const {
@@ -83,7 +104,8 @@ std::string PeerClient::ping(const std::string& payload) const {
   wire::PingRequest request;
   request.set_payload(payload);
   wire::PingReply reply;
-  detail::throwIfFailed(impl_->stub->Ping(&context, request, &reply), impl_->self, impl_->target, "ping");
+  detail::throwIfFailed(impl_->stub->Ping(&context, request, &reply), impl_->self, impl_->target, "ping",
+                        detail::clientUsesTls(impl_->options));
   return reply.node();
 }
 

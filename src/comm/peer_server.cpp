@@ -11,6 +11,7 @@
 #include "comm/message_framing.h"
 #include "comm/peer_service.h"
 #include "comm/server_state.h"
+#include "comm/tls_credentials.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
@@ -29,7 +30,7 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
     : impl_(std::make_unique<Impl>(std::move(nodeName), std::move(options))) {
   detail::tuneAllocatorForStreaming();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listenAddress, grpc::InsecureServerCredentials(), &impl_->port);
+  builder.AddListeningPort(listenAddress, detail::serverCredentials(impl_->state.options), &impl_->port);
   builder.RegisterService(&impl_->service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxFrameBytes + detail::kMaxHeaderBytes + 64));
   builder.SetMaxSendMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
@@ -44,7 +45,8 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
                        ": the port is in use or the address is not local. Stop the other process or pick another "
                        "port in node_data/node_configs.json");
   }
-  impl_->state.log->info("listening on {} (port {})", listenAddress, impl_->port);
+  impl_->state.log->info("listening on {} (port {}{})", listenAddress, impl_->port,
+                         impl_->state.options.tlsCertFile.empty() ? ", plaintext" : ", TLS");
 }
 
 PeerServer::~PeerServer() {
@@ -73,6 +75,10 @@ uint64_t PeerServer::refusedRequests() const {
 
 uint64_t PeerServer::rejectedMessages() const {
   return impl_->state.rejectedMessages.load();
+}
+
+uint64_t PeerServer::skippedMessages() const {
+  return impl_->state.skippedMessages.load();
 }
 
 void PeerServer::shutdown() {

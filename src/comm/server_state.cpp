@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include <ATen/ATen.h>
+
+#include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"
 
 namespace ravnest::detail {
@@ -17,6 +20,16 @@ bool constantTimeEquals(const std::string& expected, const grpc::string_ref& giv
   return difference == 0;
 }
 
+/// The name of the first floating-point tensor holding NaN or Inf; empty when there is none.
+std::string firstNonFiniteTensor(const Message& message) {
+  for (const auto& named : message.tensors) {
+    if (at::isFloatingType(named.tensor.scalar_type()) && !at::isfinite(named.tensor).all().item<bool>()) {
+      return named.name;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 ServerState::ServerState(std::string nodeName, TransportOptions transportOptions)
@@ -30,13 +43,23 @@ void ServerState::setValidator(MessageKind kind, Validator validator) {
   validators[static_cast<size_t>(kind)] = std::move(shared);
 }
 
-void ServerState::validate(const Message& message) const {
+bool ServerState::admit(const Message& message) {
+  const std::string nonFinite = firstNonFiniteTensor(message);
+  if (!nonFinite.empty()) {
+    const std::string why = messageKindName(message.kind) + " " + std::to_string(message.id) + " from " +
+                            message.sender + ": tensor '" + nonFinite + "' holds NaN or Inf";
+    if (options.nonFinite == NonFinitePolicy::kReject) throw ProtocolError(why);
+    ++skippedMessages;
+    log->warn("skipped {}", why);
+    return false;
+  }
   std::shared_ptr<const Validator> validator;
   {
     std::lock_guard<std::mutex> lock(validatorsMutex);
     validator = validators[static_cast<size_t>(message.kind)];
   }
   if (validator) (*validator)(message);
+  return true;
 }
 
 bool ServerState::authorize(const grpc::CallbackServerContext& context, const char* method) {

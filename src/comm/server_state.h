@@ -31,8 +31,11 @@ struct ServerState {
 
   using Validator = std::function<void(const Message&)>;
   void setValidator(MessageKind kind, Validator validator);
-  /// Runs the validator of the message's kind, if any. Throws what it throws (ProtocolError).
-  void validate(const Message& message) const;
+  /// Decides whether a complete message enters its inbox: checks its floating tensors for NaN and Inf (per
+  /// options.nonFinite), then runs the validator of its kind, if any. Returns false for a message to drop
+  /// silently (a skipped non-finite one); throws ProtocolError (PermissionError for a sender that may not send
+  /// it) to reject it.
+  bool admit(const Message& message);
 
   const std::string node;
   const TransportOptions options;
@@ -42,6 +45,7 @@ struct ServerState {
   mutable std::mutex validatorsMutex;
   std::array<std::shared_ptr<const Validator>, kMessageKindCount> validators;
   std::atomic<uint64_t> rejectedMessages{0};
+  std::atomic<uint64_t> skippedMessages{0};
 };
 
 }  // namespace ravnest::detail

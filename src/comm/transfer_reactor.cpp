@@ -137,9 +137,15 @@ void TransferReactor::endOfStreamLocked() {
   }
   try {
     Message message = assembler_->finish();
-    state_.validate(message);
+    if (!state_.admit(message)) {  // dropped: OnDone gives the slot back
+      finishLocked(grpc::Status::OK);
+      return;
+    }
     inbox_->commit(std::move(message));
     holdingSlot_ = false;
+  } catch (const PermissionError& error) {
+    failLocked(grpc::StatusCode::PERMISSION_DENIED, error.what());
+    return;
   } catch (const std::exception& error) {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     return;
@@ -168,7 +174,7 @@ void TransferReactor::OnDone() {
 
 void TransferReactor::failLocked(grpc::StatusCode code, const std::string& why) {
   ++state_.rejectedMessages;
-  state_.log->warn("rejected a message from {}: {}", context_->peer(), why);
+  state_.log->error("rejected a message from {}: {}", context_->peer(), why);
   finishLocked(grpc::Status(code, why));
 }
 

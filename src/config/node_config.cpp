@@ -26,12 +26,16 @@ NodeConfig loadNodeConfig(const std::string& path) try {
         {requireKey<int>(member, "node_id", path), requireKey<std::string>(member, "address", path)});
   }
   for (const auto& ring : document.value("rings", nlohmann::json::array())) {
+    const auto next = requireKey<nlohmann::json>(ring, "next", path);
+    const auto previous = ring.value("previous", nlohmann::json::object());
     config.rings.push_back({requireKey<uint32_t>(ring, "ring_id", path),
                             requireKey<std::vector<std::string>>(ring, "params", path),
                             requireKey<std::vector<int64_t>>(ring, "numels", path),
-                            requireKey<std::string>(requireKey<nlohmann::json>(ring, "next", path), "address", path),
-                            ring.value("previous", nlohmann::json::object()).value("address", std::string())});
+                            requireKey<std::string>(next, "address", path),
+                            previous.value("address", std::string()), next.value("node_id", -1),
+                            previous.value("node_id", -1)});
   }
+  config.jobToken = document.value("job_token", std::string());
   config.submoduleFile = document.value("submodule_file", config.submoduleFile);
   config.routingFile = document.value("routing_file", config.routingFile);
 

@@ -14,7 +14,7 @@ namespace {
 RingSpec optimizerStateRing(const RingMembership& ring, const std::set<std::string>& parameters,
                             const OptimizerStateLayout& layout) {
   RingSpec twin{ClusterAveraging::kOptimizerRingIdOffset + ring.ringId, {}, {}, ring.nextAddress,
-                ring.previousAddress};
+                ring.previousAddress, ring.previousNodeName()};
   for (size_t i = 0; i < ring.params.size(); ++i) {
     if (parameters.count(ring.params[i]) == 0) continue;
     for (const auto& key : layout.shapedKeys) {
@@ -43,7 +43,8 @@ ClusterAveraging::ClusterAveraging(PeerServer& server, const NodeConfig& config,
   for (const auto& ring : config.rings) {
     RAVNEST_CHECK(ring.ringId < kOptimizerRingIdOffset, config.name(), ": ring id ", ring.ringId,
                   " is in the optimizer state's range");
-    rings.push_back({ring.ringId, ring.params, ring.numels, ring.nextAddress, ring.previousAddress});
+    rings.push_back({ring.ringId, ring.params, ring.numels, ring.nextAddress, ring.previousAddress,
+                     ring.previousNodeName()});
     ringPeers_.insert(ring.nextAddress);
     if (!averagesOptimizerState_) continue;
     RingSpec twin = optimizerStateRing(ring, parameters, options.optimizerState);

@@ -10,6 +10,7 @@
 #include "node/heartbeat_monitor.h"
 #include "node/in_flight_window.h"
 #include "node/inbox_pump.h"
+#include "node/message_admission.h"
 #include "node/micro_batch_meta.h"
 #include "node/peer_links.h"
 #include "node/prediction_mailbox.h"
@@ -27,6 +28,17 @@ constexpr std::chrono::milliseconds kAbortDeadline{2000};
 // How long a pump waits for room in the forward queue before it looks at its stop flag again.
 constexpr std::chrono::milliseconds kPumpWait{200};
 
+/// The options with the job token of the node JSON unless the caller gave one; TLS all or nothing, since a
+/// node both serves (certificate and key) and calls its peers (CA).
+NodeOptions secured(NodeOptions options, const NodeConfig& config) {
+  TransportOptions& transport = options.transport;
+  if (transport.authToken.empty()) transport.authToken = config.jobToken;
+  const int tlsFiles = !transport.tlsCertFile.empty() + !transport.tlsKeyFile.empty() + !transport.tlsCaFile.empty();
+  RAVNEST_CHECK_AS(ConfigError, tlsFiles == 0 || tlsFiles == 3, config.name(),
+                   ": TLS needs a certificate, its key and the CA file together (got ", tlsFiles, " of the 3)");
+  return options;
+}
+
 size_t inFlightLimit(const NodeOptions& options, const NodeConfig& config) {
   return static_cast<size_t>(options.maxInFlight > 0 ? options.maxInFlight : config.clusterLength);
 }
@@ -38,11 +50,12 @@ struct Node::Impl {
       : config(loadNodeConfig(configPath)),
         routing(loadStageRouting(config.routingPath())),
         plan(detail::StagePlan::from(routing)),
-        options(std::move(nodeOptions)),
+        options(secured(std::move(nodeOptions), config)),
         stage(config.submodulePath(), plan.inputRequiresGrad, options.device),
         server(config.name(), config.listenAddress(), options.transport),
         scheduler(options.transport.inboxCapacity),
         links(config, options.transport),
+        admission(config, plan, links),
         window(config.name(), inFlightLimit(options, config)),
         predictions(config.name()),
         averaging(server, config, options, stage),
@@ -53,6 +66,7 @@ struct Node::Impl {
                      config.name(), ": '", config.routingPath(), "' describes stage ", routing.stage, " of ",
                      routing.numStages, " but the node JSON says stage ", config.stageIndex, " of ",
                      config.clusterLength, ": rerun clusterize");
+    admission.install(server);
     pumps.push_back(std::make_unique<detail::InboxPump>(
         config.name(), server.inbox(MessageKind::kActivation),
         [this](Message& message) {
@@ -153,6 +167,7 @@ struct Node::Impl {
     work.id = id;
     work.tensors = std::move(modelInputs);
     detail::attachMeta(work, meta);
+    if (meta.kind == detail::StreamKind::kTrain) admission.expectGradients(id);
     const auto giveUp = std::chrono::steady_clock::now() + options.backwardTimeout;
     while (!scheduler.pushForward(std::move(work), kPumpWait)) {
       throwIfStopped();
@@ -176,6 +191,7 @@ struct Node::Impl {
   PeerServer server;
   Scheduler scheduler;
   detail::PeerLinks links;
+  detail::MessageAdmission admission;
   detail::InFlightWindow window;
   detail::PredictionMailbox predictions;
   detail::ClusterAveraging averaging;
@@ -281,6 +297,8 @@ const NodeConfig& Node::config() const { return impl_->config; }
 const StageRouting& Node::routing() const { return impl_->routing; }
 Stage& Node::stage() { return impl_->stage; }
 uint64_t Node::clusterAverages() const { return impl_->averaging.completed(); }
+uint64_t Node::refusedRequests() const { return impl_->server.refusedRequests(); }
+uint64_t Node::rejectedMessages() const { return impl_->server.rejectedMessages(); }
 
 int Node::port() const { return impl_->server.port(); }
 

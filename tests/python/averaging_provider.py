@@ -4,9 +4,10 @@ settings from the environment, and a dump of what the test compares.
     python averaging_provider.py node_<id>
 
 Environment: RAVNEST_EPOCHS, RAVNEST_AVERAGE_OPTIM (1: average_optim=True), RAVNEST_REDUCE_FACTOR (an integer;
-unset: once per epoch), RAVNEST_TIMEOUT (seconds for peer loss, sends and the all-reduce's chunk waits).
+unset: once per epoch), RAVNEST_TIMEOUT (seconds for peer loss, sends and the all-reduce's chunk waits),
+RAVNEST_MAX_IN_FLIGHT (1: synchronous, so that runs are reproducible).
 At the end each node writes dumps/<name>.pt: its cluster, its optimizer state (`<parameter>.<key>` ->
-tensor), the averages it ran and the training micro-batches of its shard.
+tensor), the averages it ran, the training micro-batches of its shard and its security counters.
 """
 
 import os
@@ -28,21 +29,24 @@ if __name__ == "__main__":
     name = sys.argv[1]
     epochs = int(os.environ["RAVNEST_EPOCHS"])
     reduce_factor = os.environ.get("RAVNEST_REDUCE_FACTOR")
-    timeouts = {}
+    extra = {}
     if "RAVNEST_TIMEOUT" in os.environ:
         seconds = float(os.environ["RAVNEST_TIMEOUT"])
-        timeouts = {"peer_loss_grace": seconds, "send_deadline": seconds, "backward_timeout": seconds}
+        extra = {"peer_loss_grace": seconds, "send_deadline": seconds, "backward_timeout": seconds}
+    if "RAVNEST_MAX_IN_FLIGHT" in os.environ:
+        extra["max_in_flight"] = int(os.environ["RAVNEST_MAX_IN_FLIGHT"])
     set_seed(42)
     train_loader, _ = digits_loaders(64)
     meta = load_node_json_configs(name)
     train_loader = shard(train_loader, meta["rank"], meta["ring_size"])
     node = Node(name=name, optimizer=torch.optim.Adam, criterion=loss_fn, labels=train_loader,
                 reduce_factor=int(reduce_factor) if reduce_factor else None,
-                average_optim=os.environ.get("RAVNEST_AVERAGE_OPTIM") == "1", **timeouts)
+                average_optim=os.environ.get("RAVNEST_AVERAGE_OPTIM") == "1", **extra)
     Trainer(node=node, train_loader=train_loader, epochs=epochs, batch_size=64, save=True).train()
     if node.is_root:
         node.shutdown()
     Path("dumps").mkdir(exist_ok=True)
     torch.save({"cluster": node.cluster_id, "optimizer_state": node.optimizer_state(),
-                "averages": node.cluster_averages, "batches": epochs * len(train_loader)},
+                "averages": node.cluster_averages, "batches": epochs * len(train_loader),
+                "security": node.security_counters()},
                Path("dumps") / f"{name}.pt")

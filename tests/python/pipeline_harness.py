@@ -27,9 +27,9 @@ def free_ports(count):
     return ports
 
 
-def write_node_data(folder, model, args, kwargs, nodes):
+def write_node_data(folder, model, args, kwargs, nodes, **options):
     """One cluster of `nodes` stages: together the nodes hold 1.8 times the model's training memory, too
-    little for a second cluster."""
+    little for a second cluster. `options` go to clusterize."""
     size_gb = analyse_model(model, args, kwargs).size_bytes / 1024 ** 3
     ram = size_gb * 1.8 / nodes
     configs = {str(i): {"IP": f"127.0.0.1:{port}", "benchmarks": {"ram": ram, "bandwidth": 100}}
@@ -40,7 +40,7 @@ def write_node_data(folder, model, args, kwargs, nodes):
     os.chdir(folder)
     try:
         set_seed(42)
-        clusterize(model=model, example_args=args, example_kwargs=kwargs)
+        clusterize(model=model, example_args=args, example_kwargs=kwargs, **options)
     finally:
         os.chdir(previous)
     documents = [json.loads(p.read_text()) for p in (folder / "node_data" / "nodes").glob("node_*.json")]

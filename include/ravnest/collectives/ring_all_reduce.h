@@ -29,6 +29,7 @@ struct RingSpec {
   std::vector<int64_t> numels;           // element count of each named tensor
   std::string nextAddress;               // the member in cluster rank + 1 (mod ring size): where we send
   std::string previousAddress;           // the member we receive from, named in errors; may be empty
+  std::string previousNode;              // its node name: chunks claiming another sender are refused; empty: any
 };
 
 struct RingAllReduceOptions {

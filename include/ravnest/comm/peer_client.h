@@ -2,6 +2,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ravnest/comm/message.h"
 #include "ravnest/comm/transport_options.h"
@@ -28,6 +30,10 @@ class PeerClient {
 
   /// Round trip with `payload`; returns the peer's node name. Throws like send().
   std::string ping(const std::string& payload = {}) const;
+
+  /// Sends `frames` as one Transfer call exactly as given (with the token and deadline of the options), for
+  /// tests that play a hostile peer. Returns the call's final gRPC status code (0: OK) and message.
+  std::pair<int, std::string> sendRawFrames(const std::vector<std::string>& frames) const;
 
   const std::string& target() const;
 

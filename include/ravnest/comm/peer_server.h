@@ -29,15 +29,18 @@ class PeerServer {
   /// The inbox that receives messages of `kind`. Lives as long as the server. Thread-safe.
   Inbox& inbox(MessageKind kind);
 
-  /// Checks a complete message of `kind` before it enters the inbox. It throws ProtocolError to reject the
-  /// message: the sender then gets INVALID_ARGUMENT with the error's text. Runs on gRPC threads, so it must be
-  /// thread-safe and quick. Replaces any earlier validator of that kind; an empty function removes it.
+  /// Checks a complete message of `kind` before it enters the inbox (after the NaN/Inf check). It throws
+  /// ProtocolError to reject the message: the sender then gets INVALID_ARGUMENT with the error's text, or
+  /// PERMISSION_DENIED for a PermissionError. Runs on gRPC threads, so it must be thread-safe and quick.
+  /// Replaces any earlier validator of that kind; an empty function removes it.
   using MessageValidator = std::function<void(const Message&)>;
   void setValidator(MessageKind kind, MessageValidator validator);
 
   /// Calls refused for a missing or wrong job token, and messages rejected as malformed, since start.
   uint64_t refusedRequests() const;
   uint64_t rejectedMessages() const;
+  /// Messages with NaN or Inf dropped under NonFinitePolicy::kSkip since start.
+  uint64_t skippedMessages() const;
 
   /// Closes the inboxes (waiting senders get UNAVAILABLE), then stops the server, letting calls in flight
   /// finish for up to one second. Idempotent. Thread-safe.

@@ -7,11 +7,24 @@
 
 namespace ravnest {
 
+/// What a server does with a message whose floating-point tensors hold NaN or Inf.
+enum class NonFinitePolicy {
+  kReject,  // answer INVALID_ARGUMENT naming the tensor, and log an error
+  kSkip,    // answer OK but drop the message, count it and log a warning
+};
+
 /// Settings shared by a node's server and its clients. The defaults suit a home internet link.
 struct TransportOptions {
   /// Shared secret of the job. When set, the server refuses requests without it (UNAUTHENTICATED) and the
   /// clients attach it to every call. Empty: no authentication.
   std::string authToken;
+  /// TLS (PEM files). A server presents `tlsCertFile` and `tlsKeyFile` when both are set; a client verifies
+  /// its peer against `tlsCaFile` when it is set. All empty: plaintext. See docs/security.md.
+  std::string tlsCertFile;
+  std::string tlsKeyFile;
+  std::string tlsCaFile;
+  /// Messages carrying NaN or Inf.
+  NonFinitePolicy nonFinite = NonFinitePolicy::kReject;
   /// Size of the payload frames a message is streamed in.
   int64_t chunkBytes = int64_t{4} << 20;
   /// Largest message (sum of encoded tensor bytes) and largest single tensor a server accepts.

@@ -42,6 +42,13 @@ class ProtocolError : public Error {
   using Error::Error;
 };
 
+/// A message came from a node that may not send it (not this node's upstream, downstream or ring neighbour).
+/// A receiver answers it with PERMISSION_DENIED.
+class PermissionError : public ProtocolError {
+ public:
+  using ProtocolError::ProtocolError;
+};
+
 namespace detail {
 
 template <typename... Parts>

@@ -6,13 +6,15 @@
 
 namespace ravnest {
 
+/// "node_<id>": the name a node declares itself by.
+inline std::string nodeName(int nodeId) { return "node_" + std::to_string(nodeId); }
+
 /// One node of a cluster, in stage order.
 struct ClusterMember {
   int nodeId = 0;
   std::string address;  // host:port
 
-  /// "node_<id>": the name the node declares itself by.
-  std::string name() const { return "node_" + std::to_string(nodeId); }
+  std::string name() const { return nodeName(nodeId); }
 };
 
 /// One all-reduce ring this node belongs to (the node JSON's `rings`): a range of state-dict entries that one
@@ -23,6 +25,11 @@ struct RingMembership {
   std::vector<int64_t> numels;
   std::string nextAddress;      // the holder in cluster rank + 1 (mod ring_size)
   std::string previousAddress;  // the holder in cluster rank - 1; empty in older node JSONs
+  int nextNodeId = -1;          // their node ids; -1 when the node JSON does not say
+  int previousNodeId = -1;
+
+  /// The name of the holder we receive from; empty when the node JSON does not say.
+  std::string previousNodeName() const { return previousNodeId < 0 ? std::string() : nodeName(previousNodeId); }
 };
 
 /// What a node reads from node_data/nodes/node_<id>.json (see docs/node_data.md): where it listens, where its
@@ -40,10 +47,11 @@ struct NodeConfig {
   int stageIndex = 0;
   std::vector<ClusterMember> clusterNodes;  // stage k is entry k
   std::vector<RingMembership> rings;        // empty in node JSONs written before rings existed
+  std::string jobToken;  // the job's shared secret (job_token); empty in node JSONs written before tokens
   std::string submoduleFile = "submod.pt";
   std::string routingFile = "routing.json";
 
-  std::string name() const { return "node_" + std::to_string(nodeId); }
+  std::string name() const { return nodeName(nodeId); }
   std::string listenAddress() const { return localHost + ":" + std::to_string(localPort); }
   std::string submodulePath() const { return templatePath + submoduleFile; }
   std::string routingPath() const { return templatePath + routingFile; }

@@ -76,6 +76,10 @@ class Node {
   bool saveRequested() const;
   /// Averages across clusters completed so far (0 with one cluster). Thread-safe.
   uint64_t clusterAverages() const;
+  /// Calls refused for a missing or wrong job token, and messages rejected (malformed, from a sender that may
+  /// not send them, NaN or Inf, duplicates), since start. Thread-safe.
+  uint64_t refusedRequests() const;
+  uint64_t rejectedMessages() const;
 
   const NodeConfig& config() const;
   const StageRouting& routing() const;

@@ -9,6 +9,7 @@ import logging
 import random
 from pathlib import Path
 
+from .job_token import resolve_job_token
 from .model_split import analyse_model, split_and_export
 from .node_configs import load_node_configs
 from .node_document import node_document
@@ -24,14 +25,16 @@ NODE_DATA = "node_data"
 
 
 def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, n_clusters=None,
-               leaf_modules=()):
+               leaf_modules=(), job_token=None):
     """Forms clusters from node_data/node_configs.json, splits `model` per cluster and writes node_data/.
 
     `example_args`/`example_kwargs` are one example input, as `model(*example_args, **example_kwargs)`.
     `n_clusters` fixes the number of clusters (default: as many as the memory allows). `leaf_modules`
     are module classes torch.fx must not trace into. `pass_data` is accepted for compatibility: model
-    inputs always reach every stage that reads them. Raises ValueError with what to change when the
-    configs are malformed, the model cannot be traced or split, or the nodes cannot hold the model.
+    inputs always reach every stage that reads them. `job_token` is the secret every node of the job must
+    present (written into each node JSON); default $RAVNEST_JOB_TOKEN, else a fresh random one. Raises
+    ValueError with what to change when the configs are malformed, the model cannot be traced or split, or the
+    nodes cannot hold the model.
     """
     if model is None:
         raise ValueError("clusterize needs the model to split: clusterize(model=model, example_args=(x,))")
@@ -40,6 +43,7 @@ def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, 
     if n_clusters is not None and not (isinstance(n_clusters, int) and 1 <= n_clusters <= len(nodes)):
         raise ValueError(f"n_clusters must be an integer from 1 to the number of nodes ({len(nodes)}), "
                          f"got {n_clusters!r}")
+    token = resolve_job_token(job_token)
     analysed = analyse_model(model, example_args, example_kwargs, leaf_modules)
     clusters = _form_clusters(nodes, analysed.size_bytes, n_clusters)
     splits = [split_and_export(analysed, [node.ram_gb for node in cluster]) for cluster in clusters]
@@ -54,7 +58,7 @@ def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, 
                                                               split.stage_bytes):
             template_path = write_stage(root, cluster_id, node.address, script_module, routing)
             write_node(root, node.node_id, node_document(node, cluster_id, clusters, routing, template_path,
-                                                          rings, stage_bytes))
+                                                          rings, stage_bytes, token))
     log.info("clusterize: model needs about %.3g GB; %d cluster(s): %s; %d ring(s)",
              analysed.size_bytes / BYTES_PER_GB, len(clusters),
              "; ".join(", ".join(str(node.node_id) for node in cluster) for cluster in clusters), len(rings))

@@ -219,5 +219,26 @@ TEST(RingAllReduceTest, ChunksOfUnknownRingsOtherRoundsOrWrongSizesAreRejected) 
   EXPECT_EQ(server.inbox(MessageKind::kRingChunk).size(), 1u);
 }
 
+TEST(RingAllReduceTest, ChunksFromAnyoneButThePreviousMemberAreRefused) {
+  PeerServer server("node_0", "127.0.0.1:0");
+  RingAllReduce reducer(server, "node_0", 0, 2, {RingSpec{5, {"w"}, {4}, "127.0.0.1:1", "127.0.0.1:1", "node_1"}});
+  Message message;
+  message.kind = MessageKind::kRingChunk;
+  message.ring = RingTag{5, 0, 0, 0, 0};
+  message.tensors.push_back({"chunk", at::ones({2})});  // rank 1 sends chunk 1 (2 of 4 elements) first
+  try {
+    PeerClient("node_7", "127.0.0.1:" + std::to_string(server.port())).send(message);
+    FAIL() << "a chunk from outside the ring was accepted";
+  } catch (const ProtocolError& error) {
+    EXPECT_NE(std::string(error.what()).find("refused the message: ring chunk: node node_0 takes chunks of ring 5 "
+                                             "only from node_1, not from 'node_7'"),
+              std::string::npos)
+        << error.what();
+  }
+  EXPECT_EQ(server.inbox(MessageKind::kRingChunk).size(), 0u);
+  PeerClient("node_1", "127.0.0.1:" + std::to_string(server.port())).send(message);
+  EXPECT_EQ(server.inbox(MessageKind::kRingChunk).size(), 1u);
+}
+
 }  // namespace
 }  // namespace ravnest

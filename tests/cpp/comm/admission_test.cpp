@@ -1,0 +1,86 @@
+// What a server lets into its inboxes besides well-formed frames: no NaN or Inf (rejected, or skipped on
+// request), and no message a validator refuses for its sender (PERMISSION_DENIED).
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "ravnest/comm/peer_client.h"
+#include "ravnest/comm/peer_server.h"
+#include "ravnest/common/error.h"
+
+namespace ravnest {
+namespace {
+
+Message messageOf(const at::Tensor& tensor) {
+  Message message;
+  message.id = 7;
+  message.tensors.push_back({"ok", at::ones({3})});
+  message.tensors.push_back({"poisoned", tensor});
+  return message;
+}
+
+std::string addressOf(const PeerServer& server) { return "127.0.0.1:" + std::to_string(server.port()); }
+
+TEST(AdmissionTest, ANanTensorIsRejectedNamingIt) {
+  PeerServer server("node_1", "127.0.0.1:0");
+  PeerClient client("node_0", addressOf(server));
+  at::Tensor values = at::ones({5});
+  values[2] = std::nan("");
+  try {
+    client.send(messageOf(values));
+    FAIL() << "a NaN tensor was accepted";
+  } catch (const ProtocolError& error) {
+    EXPECT_NE(std::string(error.what()).find("tensor 'poisoned' holds NaN or Inf"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(server.rejectedMessages(), 1u);
+  EXPECT_EQ(server.inbox(MessageKind::kActivation).size(), 0u);
+}
+
+TEST(AdmissionTest, AnInfTensorIsSkippedWhenAskedTo) {
+  TransportOptions options;
+  options.nonFinite = NonFinitePolicy::kSkip;
+  PeerServer server("node_1", "127.0.0.1:0", options);
+  PeerClient client("node_0", addressOf(server));
+  at::Tensor values = at::ones({5}, at::kHalf);
+  values[0] = std::numeric_limits<float>::infinity();
+  client.send(messageOf(values));  // accepted on the wire, then dropped
+  EXPECT_EQ(server.skippedMessages(), 1u);
+  EXPECT_EQ(server.rejectedMessages(), 0u);
+  client.send(messageOf(at::zeros({5})));
+  const auto received = server.inbox(MessageKind::kActivation).pop(std::chrono::seconds(5));
+  ASSERT_TRUE(received.has_value());
+  EXPECT_TRUE(at::equal(received->tensors.at(1).tensor, at::zeros({5})));
+  EXPECT_EQ(server.inbox(MessageKind::kActivation).size(), 0u);
+}
+
+TEST(AdmissionTest, IntegerTensorsAreNotChecked) {
+  PeerServer server("node_1", "127.0.0.1:0");
+  PeerClient client("node_0", addressOf(server));
+  client.send(messageOf(at::arange(5)));
+  EXPECT_TRUE(server.inbox(MessageKind::kActivation).pop(std::chrono::seconds(5)).has_value());
+}
+
+TEST(AdmissionTest, AValidatorRefusingTheSenderGivesPermissionDenied) {
+  PeerServer server("node_1", "127.0.0.1:0");
+  server.setValidator(MessageKind::kGradient, [](const Message& message) {
+    if (message.sender != "node_2") throw PermissionError("gradients come from node_2, not " + message.sender);
+  });
+  PeerClient intruder("node_9", addressOf(server));
+  Message message = messageOf(at::ones({2}));
+  message.kind = MessageKind::kGradient;
+  try {
+    intruder.send(message);
+    FAIL() << "a refused sender got through";
+  } catch (const ProtocolError& error) {
+    const std::string what = error.what();
+    EXPECT_NE(what.find("refused the message: gradients come from node_2, not node_9"), std::string::npos) << what;
+  }
+  PeerClient downstream("node_2", addressOf(server));
+  downstream.send(message);
+  EXPECT_TRUE(server.inbox(MessageKind::kGradient).pop(std::chrono::seconds(5)).has_value());
+}
+
+}  // namespace
+}  // namespace ravnest
