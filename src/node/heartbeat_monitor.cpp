@@ -9,10 +9,11 @@
 namespace ravnest::detail {
 namespace {
 
-/// A ping's deadline: half the grace period, so a healthy neighbour's answer is never overdue just because
-/// the ping to a hung one took its whole deadline first.
+/// A ping's deadline: a quarter of the grace period, so a hung neighbour is reported at most that long after
+/// the grace period ended, and a healthy neighbour's answer is never overdue just because the ping to a hung
+/// one took its whole deadline first.
 std::chrono::milliseconds pingDeadline(std::chrono::milliseconds grace) {
-  return std::max(grace / 2, std::chrono::milliseconds(100));
+  return std::max(grace / 4, std::chrono::milliseconds(100));
 }
 
 }  // namespace
@@ -78,7 +79,6 @@ void HeartbeatMonitor::runOnHeartbeatThread() {
 }
 
 std::exception_ptr HeartbeatMonitor::beat(Neighbour& neighbour) {
-  const auto now = std::chrono::steady_clock::now();
   try {
     neighbour.client->ping();
     neighbour.lastAnswer = std::chrono::steady_clock::now();
@@ -86,6 +86,7 @@ std::exception_ptr HeartbeatMonitor::beat(Neighbour& neighbour) {
   } catch (const Error&) {
     neighbour.lastError = std::current_exception();
   }
+  const auto now = std::chrono::steady_clock::now();
   // A neighbour that never answered is still starting: the compute thread's start-up wait judges it.
   if (!neighbour.lastAnswer || now - *neighbour.lastAnswer < grace_) return nullptr;
   logger(nodeName_)->debug("{} missed its heartbeats: {}", neighbour.description,

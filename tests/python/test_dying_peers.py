@@ -1,7 +1,7 @@
 """Dying peers and clean shutdown on the CNN example's three providers (root node_0, stem node_1, leaf node_2):
 a stem killed with SIGKILL mid-epoch stops root and leaf within the heartbeat deadline, naming it, with
-checkpoints that a restart with resume=True finishes the training from; SIGTERM on a provider shuts the whole
-pipeline down with a checkpoint on every node."""
+checkpoints that a restart with resume=True finishes the training from; a stem that hangs (SIGSTOP) is found
+by the heartbeats alone; SIGTERM on a provider shuts the whole pipeline down with a checkpoint on every node."""
 
 import json
 import os
@@ -107,6 +107,29 @@ def test_killed_stem_stops_root_and_leaf_in_time_and_a_resumed_run_finishes(tmp_
     assert accuracies[-1] >= 0.85
     for name in ("node_0", "node_1", "node_2"):
         assert checkpoint_progress(tmp_path, name) is None  # removed once training ended normally
+
+
+def test_hung_stem_is_found_by_the_heartbeats_within_the_deadline(tmp_path):
+    copy_example(tmp_path)
+    processes = start(tmp_path)
+    wait_for_losses(tmp_path, lines=BATCHES_PER_EPOCH + 5, deadline=time.monotonic() + 180)
+    processes["node_1"].send_signal(signal.SIGSTOP)  # alive, connected, silent: no data flows any more
+    stopped_at = time.monotonic()
+    try:
+        lost = "lost node_1"
+        while not all(lost in (tmp_path / f"{name}.log").read_text() for name in ("node_0", "node_2")):
+            assert time.monotonic() - stopped_at < PEER_LOSS_GRACE + EXIT_SLACK, logs(tmp_path)
+            time.sleep(0.2)
+        found_after = time.monotonic() - stopped_at
+    finally:
+        processes["node_1"].send_signal(signal.SIGKILL)
+    print(f"root and leaf found the hung stem after {found_after:.1f} s")
+    # A ping that gets no answer in time is a timeout, not a refused connection.
+    for name in ("node_0", "node_2"):
+        line = next(line for line in logs(tmp_path)[name].splitlines() if lost in line)
+        assert "answered no heartbeat" in line and "no answer within the deadline" in line, line
+    codes, _ = wait_all(processes, EXIT_SLACK)
+    assert codes["node_0"] not in (0, "did not stop") and codes["node_2"] not in (0, "did not stop"), codes
 
 
 def test_sigterm_on_a_provider_checkpoints_every_node_and_stops_the_pipeline(tmp_path):
