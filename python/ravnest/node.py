@@ -290,11 +290,9 @@ class Node:
         self._node = None
 
     def save_submodel(self):
-        folder = Path(TRAINED_FOLDER) / f"cluster_{self.cluster_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"submod_{self.stage_index}.pt"
-        torch.save(self.state_dict(), path)
-        return path
+        """Saves the stage to trained/cluster_<cluster id>/submod_<stage index>.pt, the file model_fusion merges;
+        the C++ runtime writes it, as it does for a C++ provider (examples/cpp)."""
+        return Path(self._node.save_submodel(TRAINED_FOLDER))
 
     # Failures, checkpoints, signals ---------------------------------------------------------------------------
     def _call(self, method, *args):

@@ -10,6 +10,7 @@
 
 #include "ravnest/common/error.h"
 #include "ravnest/node/node.h"
+#include "ravnest/node/submodel_file.h"
 
 namespace py = pybind11;
 
@@ -262,5 +263,8 @@ void bindNode(py::module_& m) {
       .def_property_readonly("stage_index", [](const Node& node) { return node.config().stageIndex; })
       .def_property_readonly("cluster_length", [](const Node& node) { return node.config().clusterLength; })
       .def_property_readonly("routing_path", [](const Node& node) { return node.config().routingPath(); })
-      .def_property_readonly("port", &Node::port);
+      .def_property_readonly("port", &Node::port)
+      .def("save_submodel", &ravnest::saveSubmodel, py::arg("folder"), py::call_guard<py::gil_scoped_release>(),
+           "Saves the stage to <folder>/cluster_<rank>/submod_<stage index>.pt (torch.save's format); returns the "
+           "path.");
 }

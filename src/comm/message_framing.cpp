@@ -97,4 +97,19 @@ std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind cod
   return frames;
 }
 
+wire::MessageHeader readHeaderFrame(SliceReader& frame) {
+  uint8_t lengthBytes[4];
+  RAVNEST_CHECK_AS(ProtocolError, frame.read(lengthBytes, sizeof(lengthBytes)),
+                   "message header: the first frame is shorter than its length prefix");
+  const uint32_t length = static_cast<uint32_t>(lengthBytes[0]) | static_cast<uint32_t>(lengthBytes[1]) << 8 |
+                          static_cast<uint32_t>(lengthBytes[2]) << 16 | static_cast<uint32_t>(lengthBytes[3]) << 24;
+  RAVNEST_CHECK_AS(ProtocolError, length <= kMaxHeaderBytes, "message header: declares ", length,
+                   " bytes, more than the ", kMaxHeaderBytes, " a MessageHeader may have");
+  std::string serialized(length, '\0');
+  wire::MessageHeader header;
+  RAVNEST_CHECK_AS(ProtocolError, frame.read(serialized.data(), length) && header.ParseFromString(serialized),
+                   "message header: not a valid MessageHeader");
+  return header;
+}
+
 }  // namespace ravnest::detail

@@ -6,6 +6,7 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include "comm/slice_reader.h"
 #include "ravnest.pb.h"
 #include "ravnest/comm/message.h"
 #include "ravnest/comm/transport_options.h"
@@ -28,5 +29,10 @@ MessageKind fromWireKind(wire::MessageKind kind);
 /// tensors' memory (no copy; each slice keeps its tensor alive). Throws InvalidArgumentError for tensors the
 /// wire cannot carry.
 std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind codec, int64_t chunkBytes);
+
+/// The receiving side of frameMessage's first frame: reads the length prefix and the MessageHeader, leaving
+/// `frame` at the first payload byte. Throws ProtocolError when the frame is shorter than its prefix says, the
+/// length exceeds kMaxHeaderBytes or the bytes are not a MessageHeader.
+wire::MessageHeader readHeaderFrame(SliceReader& frame);
 
 }  // namespace ravnest::detail

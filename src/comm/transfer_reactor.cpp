@@ -56,27 +56,8 @@ bool TransferReactor::startMessageLocked() {
     return false;
   }
   SliceReader reader(std::move(slices));
-  uint8_t lengthBytes[4];
-  if (!reader.read(lengthBytes, sizeof(lengthBytes))) {
-    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: the first frame is shorter than its length prefix");
-    return false;
-  }
-  const uint32_t length = static_cast<uint32_t>(lengthBytes[0]) | static_cast<uint32_t>(lengthBytes[1]) << 8 |
-                          static_cast<uint32_t>(lengthBytes[2]) << 16 | static_cast<uint32_t>(lengthBytes[3]) << 24;
-  if (length > kMaxHeaderBytes) {
-    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: declares " + std::to_string(length) +
-                                                      " bytes, more than the " + std::to_string(kMaxHeaderBytes) +
-                                                      " a MessageHeader may have");
-    return false;
-  }
-  std::string serialized(length, '\0');
-  wire::MessageHeader header;
-  if (!reader.read(serialized.data(), length) || !header.ParseFromString(serialized)) {
-    failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: not a valid MessageHeader");
-    return false;
-  }
   try {
-    assembler_.emplace(header, state_.options);
+    assembler_.emplace(readHeaderFrame(reader), state_.options);
   } catch (const ProtocolError& error) {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     return false;

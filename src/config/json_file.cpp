@@ -6,13 +6,25 @@
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {
+namespace {
+
+// nlohmann::json copies, compares and prints nested values recursively: a hostile file nested a hundred
+// thousand levels deep would overflow the stack. node_data/ files nest a few levels.
+constexpr int kMaxJsonDepth = 64;
+
+}  // namespace
 
 nlohmann::json readJsonFile(const std::string& path) {
   std::ifstream file(path);
   RAVNEST_CHECK_AS(ConfigError, file.good(), "cannot read '", path,
                    "': run clusterize first, from the folder that holds node_data/");
+  const auto limitDepth = [&path](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    RAVNEST_CHECK_AS(ConfigError, depth <= kMaxJsonDepth, "'", path, "' nests deeper than ", kMaxJsonDepth,
+                     " levels");
+    return true;
+  };
   try {
-    return nlohmann::json::parse(file);
+    return nlohmann::json::parse(file, limitDepth);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError("'" + path + "' is not valid JSON: " + e.what());
   }

@@ -1,6 +1,7 @@
 #include "ravnest/config/node_config.h"
 
 #include "config/json_file.h"
+#include "config/ring_plan.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
@@ -48,6 +49,7 @@ NodeConfig loadNodeConfig(const std::string& path) try {
                    "': is_root disagrees with stage_index ", config.stageIndex);
   RAVNEST_CHECK_AS(ConfigError, config.isLeaf == (config.stageIndex == config.clusterLength - 1), "'", path,
                    "': is_leaf disagrees with stage_index ", config.stageIndex);
+  detail::validateRingPlan(config, path);
   return config;
 } catch (const nlohmann::json::exception& e) {
   // A value of the wrong type deep inside the file: name the file, as every other config error does.

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "ravnest/common/error.h"
 #include "tensor/int8_blockwise.h"
 
@@ -40,6 +42,15 @@ at::Tensor asBytes(const at::Tensor& contiguousCpu) {
 
 bool multiplyFits(int64_t a, int64_t b, int64_t* out) {
   return !__builtin_mul_overflow(a, b, out);
+}
+
+/// A C++ bool must hold 0 or 1: any other byte is undefined behaviour in every kernel that reads the tensor.
+void checkBoolBytes(const at::Tensor& contiguousBytes) {
+  const uint8_t* begin = contiguousBytes.data_ptr<uint8_t>();
+  const uint8_t* end = begin + contiguousBytes.numel();
+  const uint8_t* bad = std::find_if(begin, end, [](uint8_t byte) { return byte > 1; });
+  RAVNEST_CHECK_AS(ProtocolError, bad == end, "tensor payload: bool element ", bad - begin, " holds the byte ",
+                   static_cast<int>(bad == end ? 0 : *bad), " instead of 0 or 1");
 }
 
 }  // namespace
@@ -134,9 +145,14 @@ void validateMeta(const TensorMeta& meta, const DecodeLimits& limits) {
   RAVNEST_CHECK_AS(ProtocolError, static_cast<int64_t>(meta.shape.size()) <= limits.maxDims, "tensor shape: ",
                    meta.shape.size(), " dims exceed the limit of ", limits.maxDims);
   int64_t numel = 1;
+  // Strides are products of dims; with a zero dim the element count is 0 but the other dims' product still
+  // must fit (LibTorch computes it and fails on overflow), so it counts zero dims as 1.
+  int64_t strideExtent = 1;
   for (size_t i = 0; i < meta.shape.size(); ++i) {
     RAVNEST_CHECK_AS(ProtocolError, meta.shape[i] >= 0, "tensor shape: dim ", i, " is negative (", meta.shape[i], ")");
-    RAVNEST_CHECK_AS(ProtocolError, multiplyFits(numel, meta.shape[i], &numel), "tensor shape: element count overflows");
+    RAVNEST_CHECK_AS(ProtocolError, multiplyFits(numel, meta.shape[i], &numel) &&
+                                        multiplyFits(strideExtent, std::max<int64_t>(meta.shape[i], 1), &strideExtent),
+                     "tensor shape: the product of the dims overflows");
   }
   int64_t decodedBytes = 0;
   RAVNEST_CHECK_AS(ProtocolError,
@@ -165,6 +181,7 @@ at::Tensor decodeTensor(const EncodedTensor& encoded, const DecodeLimits& limits
                    "tensor payload: expected ", meta.byteCount, " bytes, got ",
                    encoded.bytes.defined() ? encoded.bytes.numel() : 0);
   const at::Tensor bytes = encoded.bytes.contiguous();
+  if (meta.dtype == at::kBool) checkBoolBytes(bytes);
   switch (meta.codec) {
     case CodecKind::kNone:
       return bytes.view(meta.dtype).reshape(meta.shape);
