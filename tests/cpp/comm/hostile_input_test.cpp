@@ -1,14 +1,11 @@
-// Malformed and hostile Transfer calls, written frame by frame with a raw gRPC client: every one must be
+// Malformed and hostile Transfer calls, written frame by frame (PeerClient::sendRawFrames): every one must be
 // answered with INVALID_ARGUMENT naming the problem, and the server must go on serving honest peers.
 #include <ATen/ATen.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/status_code_enum.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "comm/transfer_call.h"
 #include "ravnest.pb.h"
 #include "ravnest/comm/peer_client.h"
 #include "ravnest/comm/peer_server.h"
@@ -18,18 +15,11 @@ namespace {
 
 class HostileInputTest : public ::testing::Test {
  protected:
-  grpc::Status sendRawFrames(const std::vector<std::string>& frames) {
-    std::vector<grpc::ByteBuffer> buffers;
-    for (const auto& frame : frames) {
-      grpc::Slice slice(frame);
-      buffers.emplace_back(&slice, 1);
-    }
-    detail::TransferCall call(std::move(buffers));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    stub_.PrepareBidiStreamingCall(&context, "/ravnest.wire.Peer/Transfer", grpc::StubOptions(), &call);
-    call.start();
-    return call.wait();
+  /// The final status code and message of a Transfer call made of exactly `frames`.
+  std::pair<int, std::string> sendRawFrames(const std::vector<std::string>& frames) {
+    TransportOptions options;
+    options.deadline = std::chrono::seconds(10);
+    return PeerClient("attacker", address_, options).sendRawFrames(frames);
   }
 
   /// A first frame: the header's length (4 bytes, little-endian), the header, then `payload`.
@@ -53,9 +43,9 @@ class HostileInputTest : public ::testing::Test {
   }
 
   void expectRejected(const std::vector<std::string>& frames, const std::string& mentions) {
-    const grpc::Status status = sendRawFrames(frames);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-    EXPECT_NE(status.error_message().find(mentions), std::string::npos) << status.error_message();
+    const auto [code, message] = sendRawFrames(frames);
+    EXPECT_EQ(code, grpc::StatusCode::INVALID_ARGUMENT) << message;
+    EXPECT_NE(message.find(mentions), std::string::npos) << message;
     ++expectedRejections_;
   }
 
@@ -74,7 +64,6 @@ class HostileInputTest : public ::testing::Test {
 
   PeerServer server_{"victim", "127.0.0.1:0"};
   std::string address_ = "127.0.0.1:" + std::to_string(server_.port());
-  grpc::GenericStub stub_{grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())};
   uint64_t expectedRejections_ = 0;
 };
 
