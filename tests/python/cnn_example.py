@@ -1,4 +1,5 @@
-"""The digits CNN example in a temporary folder: its scripts, node_data/ for free ports, and the launcher."""
+"""An example (the digits CNN unless told otherwise) in a temporary folder: its scripts, node_data/ for free
+ports, and the launcher."""
 
 import json
 import os
@@ -12,12 +13,13 @@ from pipeline_harness import PYTHON, free_ports
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cnn"
 
 
-def copy_example(folder, rams_gb=None):
-    """Copies the example into `folder` and runs its cluster formation. `rams_gb` replaces the providers of
-    the example's node_configs.json with one provider per value, offering that much memory."""
+def copy_example(folder, rams_gb=None, example=EXAMPLE):
+    """Copies the scripts of `example` (a folder of examples/) into `folder` and runs its cluster formation.
+    `rams_gb` replaces the providers of the example's node_configs.json with one provider per value, offering
+    that much memory."""
     for name in ("cluster_formation.py", "data.py", "models.py", "provider.py"):
-        shutil.copy(EXAMPLE / name, folder / name)
-    configs = json.loads((EXAMPLE / "node_data" / "node_configs.json").read_text())
+        shutil.copy(example / name, folder / name)
+    configs = json.loads((example / "node_data" / "node_configs.json").read_text())
     if rams_gb is not None:
         configs = {str(i): {"IP": "", "benchmarks": {"ram": ram, "bandwidth": 100}} for i, ram in enumerate(rams_gb)}
     for entry, port in zip(configs.values(), free_ports(len(configs))):
