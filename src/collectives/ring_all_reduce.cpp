@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <exception>
-#include <future>
 #include <thread>
 
 #include "collectives/chunk_router.h"
 #include "collectives/ring_layout.h"
+#include "collectives/segment_sender.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
@@ -16,30 +16,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kSegmentsInFlight = 4;
-
-/// Sends one chunk of `buffer` to the next member, several segments at a time so that one segment's
-/// acknowledgement does not hold up the next.
-void sendChunk(const PeerClient& next, RingTag tag, const at::Tensor& buffer, const detail::RingLayout& layout,
-               int chunk, CodecKind codec) {
-  auto sendSegment = [&](int64_t segment) {
-    const int64_t begin = layout.segmentBegin(chunk, segment);
-    Message message;
-    message.kind = MessageKind::kRingChunk;
-    message.ring = tag;
-    message.ring.segment = static_cast<uint32_t>(segment);
-    message.tensors.push_back({"chunk", buffer.slice(0, begin, begin + layout.segmentSize(chunk, segment))});
-    next.send(std::move(message), codec);
-  };
-  const int64_t segments = layout.segmentCount(chunk);
-  for (int64_t first = 0; first < segments; first += kSegmentsInFlight) {
-    std::vector<std::future<void>> inFlight;
-    for (int64_t segment = first; segment < std::min(segments, first + kSegmentsInFlight); ++segment) {
-      inFlight.push_back(std::async(std::launch::async, sendSegment, segment));
-    }
-    for (auto& sending : inFlight) sending.get();
-  }
-}
+/// Segments of one ring on the wire at once: enough to keep the link busy while acknowledgements travel.
+constexpr int kSegmentsInFlight = 4;
 
 }  // namespace
 
@@ -148,7 +126,7 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
   // `values` is the flat range. A ring of one contiguous float32 CPU tensor works on that tensor itself, so
   // nothing is copied in or out; other rings stage a flat copy and write it back at the end. Reduce-scatter
-  // only writes `sums`, so until all-gather starts the tensors are untouched.
+  // only writes `sums`; `values` changes only once a segment's mean is known.
   const bool inPlace = members.size() == 1 && members.front().is_cpu() && members.front().is_contiguous() &&
                        members.front().scalar_type() == reduceType;
   // Both buffers are kept across rounds: fresh ones would page-fault on every 4 KiB at every round.
@@ -165,48 +143,57 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
       offset += member.numel();
     }
   }
-  auto chunkOf = [&](const at::Tensor& flat, int chunk) {
-    return flat.slice(0, layout.chunkBegin(chunk), layout.chunkBegin(chunk) + layout.chunkSize(chunk));
+  detail::SegmentSender sender(*clients_.at(spec.nextAddress), options_.codec, kSegmentsInFlight);
+  const uint64_t round = round_.load();
+  auto sendSegment = [&](uint32_t phase, int step, const at::Tensor& source, int chunk, int64_t segment) {
+    const int64_t begin = layout.segmentBegin(chunk, segment);
+    Message message;
+    message.kind = MessageKind::kRingChunk;
+    message.ring = RingTag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
+    message.tensors.push_back({"chunk", source.slice(0, begin, begin + layout.segmentSize(chunk, segment))});
+    sender.send(std::move(message));
   };
 
-  const PeerClient& next = *clients_.at(spec.nextAddress);
   const int previous = (rank_ + ringSize_ - 1) % ringSize_;
-  const uint64_t round = round_.load();
+  const int lastStep = ringSize_ - 2;
   const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId) +
                                  (spec.previousAddress.empty() ? "" : " (" + spec.previousAddress + ")");
   at::NoGradGuard noGrad;
+  // Segments stream through the steps: a segment is sent on as soon as it was received and reduced, so the
+  // link never waits for the rest of its chunk. The chunk received at one step is the one sent at the next,
+  // and the last reduce-scatter step receives the chunk this member owns, the first one all-gather sends.
+  const int ownFirst = detail::sentChunk(rank_, ringSize_, 0, 0);
+  for (int64_t segment = 0; segment < layout.segmentCount(ownFirst); ++segment) {
+    sendSegment(0, 0, values, ownFirst, segment);
+  }
   for (uint32_t phase = 0; phase <= 1; ++phase) {
-    for (int step = 0; step < ringSize_ - 1; ++step) {
-      const RingTag tag{spec.ringId, round, phase, static_cast<uint32_t>(step), 0};
-      const int outgoing = detail::sentChunk(rank_, ringSize_, static_cast<int>(phase), step);
+    for (int step = 0; step <= lastStep; ++step) {
       const int incoming = detail::sentChunk(previous, ringSize_, static_cast<int>(phase), step);
-      // Reduce-scatter first sends our own values, then the partial sum it made the step before; all-gather
-      // forwards the averaged chunk it holds or received the step before.
-      const at::Tensor& source = phase == 0 && step > 0 ? sums : values;
-      auto sending = std::async(std::launch::async, sendChunk, std::cref(next), tag, std::cref(source),
-                                std::cref(layout), outgoing, options_.codec);
       for (int64_t segment = 0; segment < layout.segmentCount(incoming); ++segment) {
         const detail::ChunkKey key{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
         const at::Tensor received = router_->take(key, Clock::now() + options_.chunkDeadline, waitingFor);
         const int64_t begin = layout.segmentBegin(incoming, segment);
         const int64_t end = begin + layout.segmentSize(incoming, segment);
-        if (phase == 0) {
-          at::Tensor sum = sums.slice(0, begin, end);
-          at::add_out(sum, values.slice(0, begin, end), received.to(reduceType));
-        } else {
+        if (phase == 1) {
           values.slice(0, begin, end).copy_(received);
+          if (step < lastStep) sendSegment(1, step + 1, values, incoming, segment);
+          continue;
         }
+        at::Tensor sum = sums.slice(0, begin, end);
+        at::add_out(sum, values.slice(0, begin, end), received.to(reduceType));
+        if (step < lastStep) {
+          sendSegment(0, step + 1, sums, incoming, segment);
+          continue;
+        }
+        at::Tensor mean = values.slice(0, begin, end);
+        mean.copy_(sum).div_(ringSize_);
+        // Keep the value the other members will decode, so every replica holds the same numbers.
+        if (options_.codec != CodecKind::kNone) mean.copy_(decodeTensor(encodeTensor(mean, options_.codec)));
+        sendSegment(1, 0, values, incoming, segment);
       }
-      sending.get();
-    }
-    if (phase == 0) {
-      const int owned = detail::sentChunk(rank_, ringSize_, 1, 0);
-      at::Tensor mean = chunkOf(values, owned);
-      mean.copy_(chunkOf(sums, owned)).div_(ringSize_);
-      // Keep the value the other members will decode, so every replica holds the same numbers.
-      if (options_.codec != CodecKind::kNone) mean.copy_(decodeTensor(encodeTensor(mean, options_.codec)));
     }
   }
+  sender.finish();
   if (inPlace) return;
   int64_t offset = 0;
   for (const at::Tensor& member : members) {

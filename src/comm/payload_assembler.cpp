@@ -8,6 +8,7 @@
 #include "comm/message_framing.h"
 #include "comm/receive_buffer_pool.h"
 #include "ravnest/common/error.h"
+#include "tensor/finiteness.h"
 #include "tensor/wire_header.h"
 
 namespace ravnest::detail {
@@ -31,6 +32,8 @@ PayloadAssembler::PayloadAssembler(const wire::MessageHeader& header, const Tran
     RAVNEST_CHECK_AS(ProtocolError, expectedBytes_ <= options.maxMessageBytes, "message size: tensors declare more "
                      "than the limit of ", options.maxMessageBytes, " bytes");
     names_.push_back(tensorHeader.name());
+    checkedOnArrival_.push_back(encoded.meta.codec == CodecKind::kNone &&
+                                rawFiniteCheckElementSize(encoded.meta.dtype) > 0);
     tensors_.push_back(std::move(encoded));
   }
 }
@@ -44,16 +47,31 @@ void PayloadAssembler::append(const uint8_t* data, size_t size) {
     if (room == 0) {
       ++currentTensor_;
       offsetInCurrent_ = 0;
+      checkedInCurrent_ = 0;
       continue;
     }
     if (!target.bytes.defined()) target.bytes = ReceiveBufferPool::shared().take(target.meta.byteCount);
     const int64_t length = std::min<int64_t>(room, static_cast<int64_t>(size));
     std::memcpy(target.bytes.data_ptr<uint8_t>() + offsetInCurrent_, data, static_cast<size_t>(length));
     offsetInCurrent_ += length;
+    checkArrivedElements(target);
     receivedBytes_ += length;
     data += length;
     size -= static_cast<size_t>(length);
   }
+}
+
+void PayloadAssembler::checkArrivedElements(const EncodedTensor& target) {
+  if (!checkedOnArrival_[currentTensor_] || !nonFiniteTensor_.empty()) return;
+  // Whole elements only: an element split across two pieces is checked once its last byte is in.
+  const int64_t elementSize = rawFiniteCheckElementSize(target.meta.dtype);
+  const int64_t complete = offsetInCurrent_ / elementSize * elementSize;
+  if (complete == checkedInCurrent_) return;
+  if (!rawFloatsAllFinite(target.bytes.data_ptr<uint8_t>() + checkedInCurrent_,
+                          (complete - checkedInCurrent_) / elementSize, target.meta.dtype)) {
+    nonFiniteTensor_ = names_[currentTensor_];
+  }
+  checkedInCurrent_ = complete;
 }
 
 Message PayloadAssembler::finish() {
@@ -68,7 +86,9 @@ Message PayloadAssembler::finish() {
   for (size_t i = 0; i < tensors_.size(); ++i) {
     EncodedTensor& encoded = tensors_[i];
     if (!encoded.bytes.defined()) encoded.bytes = ReceiveBufferPool::shared().take(encoded.meta.byteCount);
-    message.tensors.push_back({std::move(names_[i]), decodeTensor(encoded, limits_)});
+    at::Tensor decoded = decodeTensor(encoded, limits_);
+    if (nonFiniteTensor_.empty() && !checkedOnArrival_[i] && !allFinite(decoded)) nonFiniteTensor_ = names_[i];
+    message.tensors.push_back({std::move(names_[i]), std::move(decoded)});
   }
   return message;
 }

@@ -31,8 +31,14 @@ class PayloadAssembler {
 
   /// Decodes the tensors and hands over the message. Throws ProtocolError when bytes are missing.
   Message finish();
+  /// After finish(): the name of the first floating-point tensor holding NaN or Inf, or empty. Raw float32 and
+  /// float64 payloads are checked while they are copied in, when the bytes are still in cache.
+  const std::string& nonFiniteTensor() const { return nonFiniteTensor_; }
 
  private:
+  /// Checks the elements of the current tensor that arrived complete since the last call.
+  void checkArrivedElements(const EncodedTensor& target);
+
   MessageKind kind_;
   std::string sender_;
   uint64_t id_;
@@ -44,6 +50,9 @@ class PayloadAssembler {
   int64_t offsetInCurrent_ = 0;
   int64_t expectedBytes_ = 0;
   int64_t receivedBytes_ = 0;
+  int64_t checkedInCurrent_ = 0;  // bytes of the current tensor whose finiteness was checked on the way in
+  std::vector<bool> checkedOnArrival_;  // per tensor: every element was checked in append()
+  std::string nonFiniteTensor_;
 };
 
 }  // namespace ravnest::detail

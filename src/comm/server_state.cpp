@@ -2,8 +2,6 @@
 
 #include <utility>
 
-#include <ATen/ATen.h>
-
 #include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"
 
@@ -20,16 +18,6 @@ bool constantTimeEquals(const std::string& expected, const grpc::string_ref& giv
   return difference == 0;
 }
 
-/// The name of the first floating-point tensor holding NaN or Inf; empty when there is none.
-std::string firstNonFiniteTensor(const Message& message) {
-  for (const auto& named : message.tensors) {
-    if (at::isFloatingType(named.tensor.scalar_type()) && !at::isfinite(named.tensor).all().item<bool>()) {
-      return named.name;
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 ServerState::ServerState(std::string nodeName, TransportOptions transportOptions)
@@ -43,8 +31,7 @@ void ServerState::setValidator(MessageKind kind, Validator validator) {
   validators[static_cast<size_t>(kind)] = std::move(shared);
 }
 
-bool ServerState::admit(const Message& message) {
-  const std::string nonFinite = firstNonFiniteTensor(message);
+bool ServerState::admit(const Message& message, const std::string& nonFinite) {
   if (!nonFinite.empty()) {
     const std::string why = messageKindName(message.kind) + " " + std::to_string(message.id) + " from " +
                             message.sender + ": tensor '" + nonFinite + "' holds NaN or Inf";

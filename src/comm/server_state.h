@@ -31,11 +31,12 @@ struct ServerState {
 
   using Validator = std::function<void(const Message&)>;
   void setValidator(MessageKind kind, Validator validator);
-  /// Decides whether a complete message enters its inbox: checks its floating tensors for NaN and Inf (per
-  /// options.nonFinite), then runs the validator of its kind, if any. Returns false for a message to drop
+  /// Decides whether a complete message enters its inbox: `nonFinite` names its first tensor holding NaN or Inf
+  /// (empty when none; the assembler finds it) and options.nonFinite says what to do then; next runs the
+  /// validator of its kind, if any. Returns false for a message to drop
   /// silently (a skipped non-finite one); throws ProtocolError (PermissionError for a sender that may not send
   /// it) to reject it.
-  bool admit(const Message& message);
+  bool admit(const Message& message, const std::string& nonFinite);
 
   const std::string node;
   const TransportOptions options;

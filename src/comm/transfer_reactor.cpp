@@ -118,7 +118,7 @@ void TransferReactor::endOfStreamLocked() {
   }
   try {
     Message message = assembler_->finish();
-    if (!state_.admit(message)) {  // dropped: OnDone gives the slot back
+    if (!state_.admit(message, assembler_->nonFiniteTensor())) {  // dropped: OnDone gives the slot back
       finishLocked(grpc::Status::OK);
       return;
     }

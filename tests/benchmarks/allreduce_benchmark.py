@@ -5,7 +5,7 @@ all-reduces alternately, call after call, and rank 0 prints the median time per 
 (size * 2(N-1)/N / time) of each and the ratio ravnest / Gloo. Compressed ravnest variants are reported too.
 
 Run:  /usr/bin/python3 tests/benchmarks/allreduce_benchmark.py [--sizes-mib 1 16 128] [--ranks 2 3 4] [--calls 5]
-          [--segment-mib 16]
+          [--segment-mib 16] [--codecs none fp16 int8-blockwise]
 """
 
 import argparse
@@ -21,7 +21,7 @@ import torch.distributed as dist
 
 import ravnest
 
-CODECS = ["none", "fp16", "int8-blockwise"]
+ALL_CODECS = ["none", "fp16", "int8-blockwise"]
 
 
 def free_port():
@@ -44,7 +44,7 @@ def timed(call):
     return time.perf_counter() - start
 
 
-def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib):
+def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{store_port}", rank=rank, world_size=world_size)
     server = ravnest.PeerServer(f"node_{rank}")
@@ -56,7 +56,7 @@ def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib):
         ring = [{"ring_id": 0, "params": ["buffer"], "numels": [numel], "next": next_address}]
         reducers = {codec: ravnest.RingAllReduce(server, f"node_{rank}", rank, world_size, ring, codec=codec,
                                           segment_bytes=segment_mib << 20)
-                    for codec in CODECS}
+                    for codec in codecs}
         buffer = torch.randn(numel)
 
         def gloo():
@@ -64,7 +64,7 @@ def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib):
             buffer.div_(world_size)
 
         times = {"gloo": []}
-        times.update({codec: [] for codec in CODECS})
+        times.update({codec: [] for codec in codecs})
         for call in range(calls + 1):  # the first call of each warms up connections and buffers
             samples = {"gloo": timed(gloo)}
             for codec, reducer in reducers.items():
@@ -80,13 +80,13 @@ def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib):
     return rows
 
 
-def report(world_size, rows):
+def report(world_size, rows, codecs):
     for size_mib, medians in rows:
         size = size_mib * (1 << 20)
         bus = lambda seconds: size * 2 * (world_size - 1) / world_size / seconds / 1e9
         gloo = medians["gloo"]
         print(f"N={world_size} {size_mib:4d} MiB  gloo {gloo * 1e3:8.1f} ms {bus(gloo):6.2f} GB/s", end="")
-        for codec in CODECS:
+        for codec in codecs:
             ours = medians[codec]
             print(f" | ravnest {codec} {ours * 1e3:8.1f} ms {bus(ours):6.2f} GB/s {gloo / ours:5.2f}x", end="")
         print(flush=True)
@@ -98,19 +98,21 @@ def main():
     parser.add_argument("--ranks", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--segment-mib", type=int, default=16, help="size of the segments chunks travel in")
+    parser.add_argument("--codecs", nargs="+", choices=ALL_CODECS, default=ALL_CODECS)
     parser.add_argument("--worker", type=int, nargs=3, metavar=("RANK", "WORLD", "STORE_PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         rank, world_size, store_port = args.worker
-        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls, args.segment_mib)
+        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls, args.segment_mib, args.codecs)
         if rank == 0:
-            report(world_size, rows)
+            report(world_size, rows, args.codecs)
         return
     print("ratio = gloo time / ravnest time (bus bandwidth ratio); bar: >= 1.0 at 16 and 128 MiB, uncompressed")
     for world_size in args.ranks:
         store_port = free_port()
         command = [sys.executable, os.path.abspath(__file__), "--calls", str(args.calls), "--segment-mib",
-                   str(args.segment_mib), "--sizes-mib", *map(str, args.sizes_mib), "--worker"]
+                   str(args.segment_mib), "--sizes-mib", *map(str, args.sizes_mib), "--codecs", *args.codecs,
+                   "--worker"]
         processes = [subprocess.Popen(command + [str(rank), str(world_size), str(store_port)])
                      for rank in range(world_size)]
         if any(process.wait() != 0 for process in processes):

@@ -47,7 +47,8 @@ struct RingAllReduceOptions {
 /// members (one per cluster): the range is flattened into one buffer cut into R chunks; R-1 reduce-scatter
 /// steps leave each member owning the sum of one chunk, which it divides by R; R-1 all-gather steps hand every
 /// member every averaged chunk. Each member sends and receives 2(R-1)/R of the range, the bandwidth optimum.
-/// All rings of a node run at once, each on its own thread, and each step's send overlaps its receive.
+/// All rings of a node run at once, each on its own thread. Segments stream through the steps: each is sent on as
+/// soon as it was received and reduced, so sending, receiving and reducing overlap.
 /// Every replica ends with the same bits: with a lossy codec the owner of a chunk keeps the value its peers
 /// decode. Chunks travel as kRingChunk messages tagged with ring, round, phase, step and segment; the server
 /// rejects chunks of unknown rings, other rounds, steps out of range or the wrong size.
@@ -63,9 +64,8 @@ class RingAllReduce {
   RingAllReduce& operator=(const RingAllReduce&) = delete;
 
   /// Replaces every tensor the rings name with its mean across the ring members, in place, and returns when
-  /// all rings are done. Every member must call it the same number of times. Not reentrant. A failure during
-  /// reduce-scatter leaves the tensors untouched; one during all-gather may leave some elements averaged and
-  /// the others as they were.
+  /// all rings are done. Every member must call it the same number of times. Not reentrant. A failure may leave
+  /// some elements averaged and the others as they were.
   /// Throws InvalidArgumentError when a named tensor is missing or its size differs from the first call,
   /// NetworkError or TimeoutError when a member fails or falls silent, ProtocolError when one rejects a chunk.
   void averageInPlace(const std::unordered_map<std::string, at::Tensor>& tensors);

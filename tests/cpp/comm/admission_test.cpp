@@ -38,6 +38,26 @@ TEST(AdmissionTest, ANanTensorIsRejectedNamingIt) {
   EXPECT_EQ(server.inbox(MessageKind::kActivation).size(), 0u);
 }
 
+// The server checks raw float payloads while it copies them in, piece by piece; an element whose bytes
+// arrive in two frames must still be seen, and so must a NaN in a dtype checked after decoding.
+TEST(AdmissionTest, NonFiniteValuesAreFoundAcrossFramesAndAfterDecoding) {
+  PeerServer server("node_1", "127.0.0.1:0");
+  TransportOptions smallFrames;
+  smallFrames.chunkBytes = 12;  // float64 elements straddle frames
+  PeerClient client("node_0", addressOf(server), smallFrames);
+  for (int64_t position : {0, 1, 6}) {
+    at::Tensor values = at::ones({7}, at::kDouble);
+    values[position] = -std::numeric_limits<double>::infinity();
+    EXPECT_THROW(client.send(messageOf(values)), ProtocolError) << "Inf at element " << position;
+  }
+  at::Tensor brainFloats = at::ones({4}, at::kBFloat16);
+  brainFloats[3] = std::nanf("");
+  EXPECT_THROW(client.send(messageOf(brainFloats)), ProtocolError);
+  EXPECT_EQ(server.rejectedMessages(), 4u);
+  client.send(messageOf(at::full({7}, 3.0, at::kDouble)));
+  EXPECT_TRUE(server.inbox(MessageKind::kActivation).pop(std::chrono::seconds(5)).has_value());
+}
+
 TEST(AdmissionTest, AnInfTensorIsSkippedWhenAskedTo) {
   TransportOptions options;
   options.nonFinite = NonFinitePolicy::kSkip;

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "ravnest/comm/message.h"
+#include "ravnest/comm/peer_client.h"
+#include "ravnest/tensor/codec.h"
+
+namespace ravnest::detail {
+
+/// Sends one ring's segments to the next member from a few threads, so that a segment's acknowledgement
+/// does not hold up the next one and the ring thread never waits for the network while it could reduce.
+/// Segments go out in the order they were queued, at most `concurrency` at a time. Thread-safe.
+class SegmentSender {
+ public:
+  SegmentSender(const PeerClient& next, CodecKind codec, int concurrency);
+  /// Drops the queued segments and joins the threads once their current sends end; never throws.
+  ~SegmentSender();
+  SegmentSender(const SegmentSender&) = delete;
+  SegmentSender& operator=(const SegmentSender&) = delete;
+
+  /// Queues `message`. Throws the first failure of an earlier send, so a dead next member stops the ring early.
+  void send(Message message);
+  /// Waits until every queued segment was delivered; throws the first failure.
+  void finish();
+
+ private:
+  void run();
+  void rethrowFailure();
+
+  const PeerClient& next_;
+  const CodecKind codec_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Message> queue_;
+  int sending_ = 0;
+  bool closing_ = false;
+  std::exception_ptr failure_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ravnest::detail

@@ -1,0 +1,47 @@
+#include "tensor/finiteness.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+
+#include "ravnest/common/error.h"
+
+namespace ravnest::detail {
+namespace {
+
+/// True when no element has all exponent bits set, the IEEE encoding of Inf and NaN.
+template <typename Bits>
+bool exponentsAllFinite(const void* data, int64_t count, Bits exponentMask) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  bool anyNonFinite = false;
+  for (int64_t i = 0; i < count; ++i) {
+    Bits bits;
+    std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof(Bits));
+    anyNonFinite |= (bits & exponentMask) == exponentMask;
+  }
+  return !anyNonFinite;
+}
+
+}  // namespace
+
+int64_t rawFiniteCheckElementSize(at::ScalarType dtype) {
+  if (dtype == at::kFloat) return sizeof(uint32_t);
+  if (dtype == at::kDouble) return sizeof(uint64_t);
+  return 0;
+}
+
+bool rawFloatsAllFinite(const void* data, int64_t count, at::ScalarType dtype) {
+  if (dtype == at::kFloat) return exponentsAllFinite<uint32_t>(data, count, 0x7f800000u);
+  RAVNEST_CHECK(dtype == at::kDouble, "finiteness: raw bytes of ", dtype, " cannot be checked");
+  return exponentsAllFinite<uint64_t>(data, count, 0x7ff0000000000000ull);
+}
+
+bool allFinite(const at::Tensor& tensor) {
+  if (!at::isFloatingType(tensor.scalar_type())) return true;
+  if (tensor.is_cpu() && tensor.is_contiguous() && rawFiniteCheckElementSize(tensor.scalar_type()) > 0) {
+    return rawFloatsAllFinite(tensor.data_ptr(), tensor.numel(), tensor.scalar_type());
+  }
+  return at::isfinite(tensor).all().item<bool>();
+}
+
+}  // namespace ravnest::detail
