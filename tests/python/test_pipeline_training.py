@@ -91,7 +91,7 @@ def test_raising_hook_stops_every_node_with_its_message(tmp_path):
     message = "criterion failed on purpose at micro-batch 5"
     for name, log in logs.items():
         assert message in log, f"{name} did not report the hook's error:\n{log[-2000:]}"
-    assert "node_0 stopped" in logs["node_0"] and "because node_2 stopped" in logs["node_0"]
+    assert "node_0: stopping because node_2 stopped" in logs["node_0"]
     assert seconds < 45
 
 
