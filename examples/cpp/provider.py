@@ -11,6 +11,7 @@ time: the order of every step is fixed, so runs repeat exactly), --cpp-leaf PATH
 
 import argparse
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,8 @@ def parse_arguments():
 if __name__ == "__main__":
     args = parse_arguments()
     if args.cpp_leaf and load_node_json_configs(args.node)["is_leaf"]:
+        if not os.access(args.cpp_leaf, os.X_OK):
+            sys.exit(f"{args.node}: {args.cpp_leaf} is not an executable: build it first (see README.md)")
         # The C++ provider takes over this process: the launcher keeps relaying its output.
         os.execv(args.cpp_leaf, [args.cpp_leaf, args.node, "--lr", str(LEARNING_RATE)])
     set_seed(42)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from cnn_example import copy_example, launch
+from pipeline_harness import PYTHON
 from ravnest import model_fusion
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cpp"
@@ -105,3 +106,6 @@ def test_cpp_provider_explains_wrong_use(tmp_path, cpp_provider):
     assert code == 1 and "missing.pt is missing: run cluster_formation.py first" in error
     code, error = run("node_7")
     assert code == 1 and "node_data/nodes/node_7.json" in error
+    result = subprocess.run([PYTHON, "provider.py", "node_2", "--cpp-leaf", "missing/cpp_provider"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "missing/cpp_provider is not an executable" in result.stderr
