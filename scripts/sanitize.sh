@@ -30,6 +30,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# clang with its sanitizer and libFuzzer runtimes: needed by these builds only, so setup.sh leaves them out.
+"$repo/scripts/install_packages.sh" clang libclang-rt-14-dev
 suppressions=$repo/tests/sanitizers
 case "$kind" in
   address|undefined)

@@ -26,16 +26,7 @@ packages=(
   pybind11-dev python3-dev libspdlog-dev libgtest-dev nlohmann-json3-dev
   python3-pytest python3-numpy python3-sklearn python3-torchvision python3-tqdm python3-matplotlib
 )
-missing=()
-for package in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null || true)
-  [[ "$status" == ii* ]] || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+"$repo/scripts/install_packages.sh" "${packages[@]}"
 
 if [ "$prefix" = /usr/local ]; then
   default_python_dir=$("$python" -c "import sysconfig; print(sysconfig.get_path('purelib', 'posix_local'))")

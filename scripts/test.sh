@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Sets everything up (scripts/setup.sh), then runs every C++ test (CTest) and every Python test (pytest).
 # Exits non-zero if anything fails.
+#   scripts/test.sh --sanitize address|undefined|thread [OPTIONS]
+# instead builds the C++ library and tests with that sanitizer and runs the C++ tests (scripts/sanitize.sh,
+# docs/testing.md).
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = "--sanitize" ]; then
+  exec "$repo/scripts/sanitize.sh" "${@:2}"
+fi
 build_dir=${RAVNEST_BUILD_DIR:-$repo/build}
 "$repo/scripts/setup.sh" || exit 1
 
