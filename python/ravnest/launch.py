@@ -1,11 +1,12 @@
 """Starts every provider of a node_data/ folder on this machine and gathers their logs.
 
-    python -m ravnest.launch [--node-data node_data] [--log-dir logs] provider.py [script arguments...]
+    python -m ravnest.launch [--node-data node_data] [--log-dir logs] [--plot] provider.py [script arguments...]
 
 Each provider runs `python provider.py node_<id> [script arguments...]` with RAVNEST_NODE=node_<id> in its
 environment, in the current folder. Every output line is printed with a `[node_<id>]` prefix and kept in
 <log-dir>/node_<id>.log. When a provider fails, the others are stopped and the launcher exits with its code;
-it exits 0 once every provider exited 0.
+it exits 0 once every provider exited 0. With --plot it then draws the providers' metrics into
+<node-data>/metrics/training.png (see python -m ravnest.plot), also after a failure.
 """
 
 import argparse
@@ -90,10 +91,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m ravnest.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--node-data", default="node_data", help="the folder clusterize wrote")
     parser.add_argument("--log-dir", default="logs", help="where each provider's log is kept")
+    parser.add_argument("--plot", action="store_true",
+                        help="afterwards, plot the metrics to <node-data>/metrics/training.png")
     parser.add_argument("script", help="the provider script every node runs")
     parser.add_argument("script_args", nargs=argparse.REMAINDER, help="passed on after the node name")
     args = parser.parse_args(argv)
-    return launch(args.script, args.script_args, args.node_data, args.log_dir)
+    status = launch(args.script, args.script_args, args.node_data, args.log_dir)
+    if args.plot:
+        from ravnest.plot import plot_folder
+
+        try:
+            print(f"launch: plotted {plot_folder(args.node_data)}")
+        except SystemExit as reason:  # no metrics: say why, keep the providers' exit status
+            print(reason, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ class EpochIterator:
 class LeafHooks:
     """Loss, labels and validation on the leaf; the optimizer hooks come from the node's hooks object."""
 
-    def __init__(self, routing, criterion, labels, test_labels, update_frequency, loss_filename, metric):
+    def __init__(self, routing, criterion, labels, test_labels, update_frequency, loss_filename, metric,
+                 metrics_log=None):
         if criterion is None:
             raise ValueError("the leaf node needs a criterion: Node(..., criterion=loss_fn)")
         self._structure = routing["model_output"]
@@ -90,6 +91,8 @@ class LeafHooks:
         self._update_frequency = update_frequency
         self._loss_filename = loss_filename
         self._metric = metric or top1_accuracy
+        self._metrics_log = metrics_log
+        self.last_loss = None
         self._backward_passes = 0
         self._score_sum = 0.0
         self._scored_rows = 0
@@ -100,15 +103,18 @@ class LeafHooks:
         loss = self._criterion(outputs, self._labels.next_for(epoch, batch))
         self._backward_passes += 1
         if self._backward_passes % self._update_frequency == 0:
+            self.last_loss = loss.item()
             with open(self._loss_filename, "a") as file:
-                file.write(f"{loss.item()}\n")
+                file.write(f"{self.last_loss}\n")
+            if self._metrics_log is not None:
+                self._metrics_log.record("train", step=self._backward_passes, epoch=epoch, loss=self.last_loss)
         return loss
 
     def evaluate_batch(self, values, epoch):
         if self._test_labels is None:
             raise ValueError("validation reached the leaf, which has no test_labels: Node(..., test_labels=val_loader)")
         outputs = build_output(self._structure, values)
-        rows = _rows(outputs)
+        rows = batch_rows(outputs)
         self._score_sum += float(self._metric(outputs, self._test_labels.next_for())) * rows
         self._scored_rows += rows
 
@@ -118,14 +124,17 @@ class LeafHooks:
         if self._test_labels is not None:
             self._test_labels.restart()
         self.val_accuracies.append(accuracy)
+        if self._metrics_log is not None:
+            self._metrics_log.record("validation", step=self._backward_passes, val_accuracy=accuracy)
         with open(VAL_ACCURACIES_FILE, "a") as file:
             file.write(f"{accuracy}\n")
         print(f"Validation accuracy: {accuracy:.4f}", flush=True)
 
 
-def _rows(outputs):
+def batch_rows(outputs):
+    """Rows of a batch: the first dimension of its first tensor (1 for scalars)."""
     while isinstance(outputs, (tuple, list)):
         outputs = outputs[0]
     if isinstance(outputs, dict):
-        return _rows(next(iter(outputs.values())))
+        return batch_rows(next(iter(outputs.values())))
     return outputs.shape[0] if isinstance(outputs, torch.Tensor) and outputs.dim() > 0 else 1

@@ -20,7 +20,9 @@ from ravnest import _C
 from ravnest.checkpoint import checkpoint_folder, read_checkpoint, remove_checkpoint, write_checkpoint
 from ravnest.interrupts import InterruptHandler, exit_status
 from ravnest.leaf import VAL_ACCURACIES_FILE, LeafHooks
+from ravnest.metrics import MetricsLog, metrics_path
 from ravnest.routing_runtime import build_output
+from ravnest.utils import node_json_path
 
 log = logging.getLogger("ravnest.node")
 
@@ -58,7 +60,10 @@ class Node:
     answers no heartbeat for that long stops the cluster),
 
     `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
-    'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none').
+    'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none'), `metrics_dir` (where
+    <name>.jsonl metrics go; default $RAVNEST_METRICS_DIR, else <node_data>/metrics; 'off' writes none),
+    `metrics_interval` (seconds between periodic metrics records; default $RAVNEST_METRICS_INTERVAL, else 5).
+    See ravnest.metrics.
 
     Failures and restarts: a node that stops before training ended (a neighbour died or hangs, a hook raised,
     SIGINT or SIGTERM) writes a checkpoint of its stage to <stage folder>/checkpoint/ (docs/node_data.md) and
@@ -87,7 +92,10 @@ class Node:
             raise ValueError("Node needs the name clusterize gave it: Node(name='node_0', ...)")
         if model is not None:
             log.warning("%s: `model` is ignored; the stage is loaded from node_data", name)
-        config_path = Path(kwargs.pop("node_data", NODE_DATA)) / "nodes" / f"{name}.json"
+        node_data = kwargs.pop("node_data", NODE_DATA)
+        config_path = node_json_path(name, node_data)
+        metrics_file = metrics_path(name, node_data, kwargs.pop("metrics_dir", None))
+        metrics_interval = kwargs.pop("metrics_interval", None)
         self.name = name
         self.device = torch.device(device)
         self.update_frequency = update_frequency
@@ -139,10 +147,14 @@ class Node:
             if self.optimizer is None:
                 raise ValueError(f"{name}: an lr_scheduler needs an optimizer")
             self.lr_scheduler = lr_scheduler(self.optimizer, **lr_scheduler_params)
+        self.metrics_log = None
+        if metrics_file is not None:
+            identity = {"node": name, "cluster": self.cluster_id, "stage": self.stage_index, "role": self.node_type}
+            self.metrics_log = MetricsLog(metrics_file, identity, self._figures, metrics_interval)
         self.leaf = None
         if self.is_leaf:
             self.leaf = LeafHooks(self.routing, criterion, labels, test_labels, update_frequency, loss_filename,
-                                  metric)
+                                  metric, self.metrics_log)
         if restored:
             self._restore(*restored)
         # The root: where the pipeline resumes (the training loop runs from the start, and the batches before
@@ -242,6 +254,8 @@ class Node:
     def wait_for_backwards(self):
         """Root: blocks until every micro-batch fed so far finished its backward pass; ends the epoch."""
         self._call(self._node.wait_for_backwards)
+        if self.metrics_log is not None:
+            self.metrics_log.record("epoch_end", epoch=self.epoch)
         self.epoch += 1
         self._batch = 0
 
@@ -287,7 +301,14 @@ class Node:
         if self._node is not None:
             self._cluster_averages = self._node.cluster_averages
             self._security_counters = self.security_counters()
+            if self.metrics_log is not None:
+                self.metrics_log.close(self._node.metrics())
         self._node = None
+
+    def _figures(self):
+        """The C++ node's figures now (see ravnest.metrics); {} once it closed."""
+        node = self._node
+        return {} if node is None else node.metrics()
 
     def save_submodel(self):
         """Saves the stage to trained/cluster_<cluster id>/submod_<stage index>.pt, the file model_fusion merges;

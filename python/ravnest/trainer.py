@@ -10,10 +10,13 @@ code 0, so the root-only loop after it never runs there.
 
 import torch
 
+from ravnest.leaf import batch_rows
+from ravnest.progress import TrainingProgress, progress_wanted
+
 
 class Trainer:
     def __init__(self, node=None, lr_scheduler=None, lr_scheduler_params={}, train_loader=None, val_loader=None,
-                 val_freq=1, save=False, epochs=1, batch_size=64, step_size=1, inputs_dtype=None):
+                 val_freq=1, save=False, epochs=1, batch_size=64, step_size=1, inputs_dtype=None, progress=None):
         self.node = node
         self.train_loader = train_loader
         self.val_loader = val_loader
@@ -23,6 +26,8 @@ class Trainer:
         self.batch_size = batch_size
         self.step_size = step_size
         self.inputs_dtype = inputs_dtype
+        # The root's progress bar: None shows it when stdout and stderr are terminals (see ravnest.progress).
+        self.progress = progress
         self.lr_scheduler = None
         if lr_scheduler is not None and node is not None and node.optimizer is not None:
             self.lr_scheduler = lr_scheduler(node.optimizer, **lr_scheduler_params)
@@ -41,14 +46,22 @@ class Trainer:
         if not self.node.is_root:
             self.node.serve()
             return
-        for epoch in range(self.epochs):
-            for batch in self.train_loader:
-                self.node.forward_compute(self._inputs_of(batch))
-            if self.val_loader is not None and (epoch + 1) % self.val_freq == 0:
-                self.evaluate()
-            self.node.wait_for_backwards()
-            if self.lr_scheduler is not None:
-                self.lr_scheduler.step()
+        progress = TrainingProgress(self.node.name, self.epochs, _length(self.train_loader), self._last_loss,
+                                    progress_wanted(self.progress))
+        try:
+            for epoch in range(self.epochs):
+                progress.start_epoch(epoch)
+                for batch in self.train_loader:
+                    inputs = self._inputs_of(batch)
+                    self.node.forward_compute(inputs)
+                    progress.step(batch_rows(inputs))
+                if self.val_loader is not None and (epoch + 1) % self.val_freq == 0:
+                    self.evaluate()
+                self.node.wait_for_backwards()
+                if self.lr_scheduler is not None:
+                    self.lr_scheduler.step()
+        finally:
+            progress.close()
         if self.save:
             self.node.trigger_save_submodel()
 
@@ -66,6 +79,11 @@ class Trainer:
         if self.node is None:
             raise ValueError("Trainer needs a node: Trainer(node=node, ...)")
         return self.node.predict(self._cast(input_data))
+
+    def _last_loss(self):
+        """The latest training loss, known on the root only when it is also the leaf (a one-node cluster)."""
+        leaf = getattr(self.node, "leaf", None)
+        return None if leaf is None else leaf.last_loss
 
     def _check_node(self):
         if self.node is None:
@@ -85,3 +103,11 @@ class Trainer:
         if isinstance(inputs, dict):
             return {key: value.to(self.inputs_dtype) for key, value in inputs.items()}
         return [value.to(self.inputs_dtype) for value in inputs]
+
+
+def _length(loader):
+    """Batches per epoch, or None for a loader without a length (the bar then has no total and no ETA)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None

@@ -125,6 +125,22 @@ py::list namedList(const std::vector<std::pair<std::string, at::Tensor>>& named)
   return result;
 }
 
+/// A metrics snapshot as a dict: every named figure, and "peers": {peer: {address, bytes_sent, bytes_received}}.
+py::dict metricsDict(const ravnest::NodeMetricsSnapshot& snapshot) {
+  py::dict result;
+  for (const auto& [name, value] : snapshot.figures) result[py::str(name)] = value;
+  py::dict peers;
+  for (const auto& peer : snapshot.peers) {
+    py::dict entry;
+    entry["address"] = peer.address;
+    entry["bytes_sent"] = peer.bytesSent;
+    entry["bytes_received"] = peer.bytesReceived;
+    peers[py::str(peer.name.empty() ? peer.address : peer.name)] = entry;
+  }
+  result["peers"] = peers;
+  return result;
+}
+
 }  // namespace
 
 void bindNode(py::module_& m) {
@@ -245,6 +261,10 @@ void bindNode(py::module_& m) {
                              "resumed from.")
       .def_property_readonly("save_requested", &Node::saveRequested)
       .def_property_readonly("cluster_averages", &Node::clusterAverages)
+      .def(
+          "metrics", [](const Node& node) { return metricsDict(node.metrics()); },
+          "The node's figures so far (forward_passes, backward_passes, samples, optimizer_steps, epoch, "
+          "stashed_versions, stashed_bytes, all_reduces, all_reduce_seconds, ...) and 'peers': bytes per peer.")
       .def_property_readonly("refused_requests", &Node::refusedRequests,
                              "Calls refused for a missing or wrong job token since start.")
       .def_property_readonly("rejected_messages", &Node::rejectedMessages,

@@ -1,6 +1,7 @@
 #include "ravnest/comm/peer_client.h"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,7 +73,10 @@ const std::string& PeerClient::target() const {
 
 void PeerClient::send(Message message, CodecKind codec) const {
   message.sender = impl_->self;
-  detail::TransferCall call(detail::frameMessage(message, codec, impl_->options.chunkBytes));
+  std::vector<grpc::ByteBuffer> frames = detail::frameMessage(message, codec, impl_->options.chunkBytes);
+  uint64_t wireBytes = 0;
+  for (const auto& frame : frames) wireBytes += frame.Length();
+  detail::TransferCall call(std::move(frames));
   grpc::ClientContext context;
   impl_->prepare(context);
   // The call's metadata leaves with the first frame instead of in a packet of its own.
@@ -81,6 +85,9 @@ void PeerClient::send(Message message, CodecKind codec) const {
   call.start();
   detail::throwIfFailed(call.wait(), impl_->self, impl_->target, "sending " + messageKindName(message.kind),
                         detail::clientUsesTls(impl_->options));
+  if (impl_->options.traffic && countsAsTraffic(message.kind)) {
+    impl_->options.traffic->sentTo.add(impl_->target, wireBytes);
+  }
 }
 
 std::pair<int, std::string> PeerClient::sendRawFrames(const std::vector<std::string>& frames) const {

@@ -41,9 +41,10 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
-    throw NetworkError("node " + impl_->state.node + " cannot listen on " + listenAddress +
-                       ": the port is in use or the address is not local. Stop the other process or pick another "
-                       "port in node_data/node_configs.json");
+    throw NetworkError(impl_->state.node + " cannot listen on " + listenAddress +
+                       ": the port is in use (is this provider already running?) or the address is not local. Stop "
+                       "the other process, or pick another port in node_data/node_configs.json and rerun cluster "
+                       "formation");
   }
   impl_->state.log->info("listening on {} (port {}{})", listenAddress, impl_->port,
                          impl_->state.options.tlsCertFile.empty() ? ", plaintext" : ", TLS");

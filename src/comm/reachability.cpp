@@ -14,10 +14,13 @@ constexpr std::chrono::milliseconds kProbeDeadline{2000};
 }  // namespace
 
 std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std::string> addresses,
-                                       const TransportOptions& options, std::chrono::milliseconds timeout) {
+                                       const TransportOptions& options, std::chrono::milliseconds timeout,
+                                       const StillWaiting& stillWaiting) {
   TransportOptions probeOptions = options;
   probeOptions.deadline = kProbeDeadline;
-  const auto giveUp = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  const auto giveUp = started + timeout;
+  bool noticed = false;
   while (true) {
     for (auto address = addresses.begin(); address != addresses.end();) {
       try {
@@ -27,7 +30,12 @@ std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std
         ++address;
       }
     }
-    if (addresses.empty() || std::chrono::steady_clock::now() >= giveUp) return addresses;
+    const auto now = std::chrono::steady_clock::now();
+    if (addresses.empty() || now >= giveUp) return addresses;
+    if (stillWaiting && !noticed && now - started >= kStillWaitingNotice) {
+      noticed = true;
+      stillWaiting(addresses);
+    }
     std::this_thread::sleep_for(kRetryPause);
   }
 }

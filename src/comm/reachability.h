@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -8,11 +9,19 @@
 
 namespace ravnest::detail {
 
+/// How long peers may stay silent at startup before the waiting node says whom it waits for.
+constexpr std::chrono::milliseconds kStillWaitingNotice{5000};
+
+/// Called once with the addresses that have not answered after kStillWaitingNotice, so that a user who
+/// started one provider sees at once which others to start, long before the timeout.
+using StillWaiting = std::function<void(const std::set<std::string>& silent)>;
+
 /// Pings every address in `addresses` as node `nodeName` until each one answered or `timeout` passed, and
 /// returns the addresses that never answered (empty: all reachable). Used while peers may still be starting.
 /// Each try uses a fresh channel, since a channel that failed to connect backs off for longer and longer.
 /// Thread-safe; throws only what a PeerClient's constructor throws.
 std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std::string> addresses,
-                                       const TransportOptions& options, std::chrono::milliseconds timeout);
+                                       const TransportOptions& options, std::chrono::milliseconds timeout,
+                                       const StillWaiting& stillWaiting = {});
 
 }  // namespace ravnest::detail

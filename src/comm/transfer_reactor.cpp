@@ -55,6 +55,7 @@ bool TransferReactor::startMessageLocked() {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message header: unreadable frame");
     return false;
   }
+  wireBytes_ = frame_.Length();
   SliceReader reader(std::move(slices));
   try {
     assembler_.emplace(readHeaderFrame(reader), state_.options);
@@ -99,6 +100,7 @@ void TransferReactor::appendFrameLocked() {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, "message payload: unreadable frame");
     return;
   }
+  wireBytes_ += frame_.Length();
   SliceReader payload(std::move(slices));
   if (!appendPayloadLocked(payload)) return;
   frame_.Clear();
@@ -122,7 +124,12 @@ void TransferReactor::endOfStreamLocked() {
       finishLocked(grpc::Status::OK);
       return;
     }
+    const std::string sender = message.sender;
+    const MessageKind kind = message.kind;
     inbox_->commit(std::move(message));
+    if (state_.options.traffic && countsAsTraffic(kind)) {
+      state_.options.traffic->receivedFrom.add(sender, wireBytes_);
+    }
     holdingSlot_ = false;
   } catch (const PermissionError& error) {
     failLocked(grpc::StatusCode::PERMISSION_DENIED, error.what());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,7 @@ class TransferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   std::optional<PayloadAssembler> assembler_;
   std::optional<SliceReader> firstPayload_;  // payload that came with the header, held until a slot is granted
   Inbox* inbox_ = nullptr;
+  uint64_t wireBytes_ = 0;  // the frames of this call so far, as the sender counted them
   bool waitingForSlot_ = false;
   bool holdingSlot_ = false;
   bool finished_ = false;

@@ -1,11 +1,13 @@
 #include "node/cluster_averaging.h"
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <unordered_map>
 
 #include "comm/reachability.h"
 #include "ravnest/common/error.h"
+#include "ravnest/common/logging.h"
 
 namespace ravnest::detail {
 namespace {
@@ -32,10 +34,12 @@ RingSpec optimizerStateRing(const RingMembership& ring, const std::set<std::stri
 }  // namespace
 
 ClusterAveraging::ClusterAveraging(PeerServer& server, const NodeConfig& config, const NodeOptions& options,
-                                   const Stage& stage)
+                                   const Stage& stage, NodeMetrics& metrics)
     : nodeName_(config.name()),
       transport_(options.transport),
-      reduceEvery_(options.reduceEvery), averagesOptimizerState_(!options.optimizerState.empty()) {
+      reduceEvery_(options.reduceEvery),
+      averagesOptimizerState_(!options.optimizerState.empty()),
+      metrics_(metrics) {
   if (config.ringSize <= 1 || config.rings.empty()) return;
   std::set<std::string> parameters;
   for (const auto& [name, tensor] : stage.namedParameters()) parameters.insert(name);
@@ -64,13 +68,19 @@ ClusterAveraging::~ClusterAveraging() = default;
 
 void ClusterAveraging::waitForRingPeers(std::chrono::milliseconds timeout) const {
   if (!enabled()) return;
-  std::string names;
-  for (const auto& address : unreachableAfter(nodeName_, ringPeers_, transport_, timeout)) {
-    names += (names.empty() ? "" : ", ") + address;
-  }
-  if (names.empty()) return;
-  throw TimeoutError(nodeName_ + ": the all-reduce peers " + names + " did not answer within " +
-                     std::to_string(timeout.count() / 1000) + " s: start the other clusters' providers");
+  const auto joined = [](const std::set<std::string>& addresses) {
+    std::string text;
+    for (const auto& address : addresses) text += (text.empty() ? "" : ", ") + address;
+    return text;
+  };
+  const std::string seconds = std::to_string(timeout.count() / 1000);
+  const auto silent = unreachableAfter(nodeName_, ringPeers_, transport_, timeout, [&](const auto& waiting) {
+    logger(nodeName_)->warn("waiting for the all-reduce peers {} to answer: start the other clusters' providers "
+                            "(giving up after {} s)", joined(waiting), seconds);
+  });
+  if (silent.empty()) return;
+  throw TimeoutError(nodeName_ + ": the all-reduce peers " + joined(silent) + " did not answer within " + seconds +
+                     " s: start the other clusters' providers");
 }
 
 void ClusterAveraging::afterBackward(Stage& stage, OptimizerHook* optimizer, uint64_t backwardPasses) {
@@ -98,7 +108,12 @@ void ClusterAveraging::average(Stage& stage, OptimizerHook* optimizer) {
     for (auto& named : optimizer->stateTensors()) tensors.emplace(std::move(named.name), std::move(named.tensor));
   }
   stage.beforeUpdate();
+  const auto started = std::chrono::steady_clock::now();
   reducer_->averageInPlace(tensors);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.add("all_reduces", 1);
+  metrics_.add("all_reduce_seconds", seconds);
+  metrics_.set("last_all_reduce_seconds", seconds);
 }
 
 }  // namespace ravnest::detail

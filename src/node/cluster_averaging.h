@@ -9,6 +9,7 @@
 #include "ravnest/collectives/ring_all_reduce.h"
 #include "ravnest/comm/peer_server.h"
 #include "ravnest/config/node_config.h"
+#include "ravnest/node/node_metrics.h"
 #include "ravnest/node/node_options.h"
 #include "ravnest/pipeline/hooks.h"
 #include "ravnest/pipeline/stage.h"
@@ -37,7 +38,10 @@ class ClusterAveraging {
 
   /// Does nothing at all when the node's config has one cluster. Throws InvalidArgumentError when a ring id
   /// of the node JSON collides with the twins' range.
-  ClusterAveraging(PeerServer& server, const NodeConfig& config, const NodeOptions& options, const Stage& stage);
+  /// Records each average's duration in `metrics` (all_reduces, all_reduce_seconds, last_all_reduce_seconds),
+  /// which must outlive this object.
+  ClusterAveraging(PeerServer& server, const NodeConfig& config, const NodeOptions& options, const Stage& stage,
+                   NodeMetrics& metrics);
   ~ClusterAveraging();
 
   bool enabled() const { return reducer_ != nullptr; }
@@ -62,6 +66,7 @@ class ClusterAveraging {
   std::set<std::string> ringPeers_;  // the next member of each ring
   const int64_t reduceEvery_;
   const bool averagesOptimizerState_;
+  NodeMetrics& metrics_;
   std::unique_ptr<RingAllReduce> reducer_;
 };
 

@@ -111,6 +111,7 @@ void ComputeLoop::runMicroBatch(uint64_t id, Assembly assembly) {
 
 void ComputeLoop::trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs) {
   enterEpoch(assembly.meta.epoch);
+  recordForward(inputs);
   Stage::Pass pass = context_.stage.forwardWithGrad(inputs);
   // What the graph sees: the stage's arguments and outputs, and model-output values made elsewhere.
   std::map<std::string, at::Tensor> seen;
@@ -137,7 +138,9 @@ void ComputeLoop::trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector
 }
 
 void ComputeLoop::forwardForLater(uint64_t id, Assembly& assembly, std::vector<at::Tensor> inputs) {
+  recordForward(inputs);
   const auto outputs = context_.stage.forwardStashed(id, std::move(inputs));
+  recordStash();
   AwaitingGradients awaiting;
   awaiting.epoch = assembly.meta.epoch;
   awaiting.expected = context_.plan.sendsTo.size();
@@ -236,13 +239,30 @@ void ComputeLoop::finishBackward() {
     hooks.optimizer->step();
     hooks.optimizer->zeroGrad();
     if (hooks.lrScheduler && !context_.options.lrStepOnEpochChange) hooks.lrScheduler->step();
+    context_.metrics.add("optimizer_steps", 1);
   }
   context_.averaging.afterBackward(context_.stage, hooks.optimizer.get(), backwardPasses_);
+  context_.metrics.set("backward_passes", static_cast<double>(backwardPasses_));
+  recordStash();
+}
+
+void ComputeLoop::recordForward(const std::vector<at::Tensor>& inputs) {
+  const auto batched = std::find_if(inputs.begin(), inputs.end(),
+                                    [](const at::Tensor& input) { return input.defined() && input.dim() > 0; });
+  context_.metrics.add("forward_passes", 1);
+  if (batched != inputs.end()) context_.metrics.add("samples", static_cast<double>(batched->size(0)));
+}
+
+void ComputeLoop::recordStash() {
+  const WeightStash& stash = context_.stage.weightStash();
+  context_.metrics.set("stashed_versions", static_cast<double>(stash.stashedVersions()));
+  context_.metrics.set("stashed_bytes", static_cast<double>(stash.stashedBytes()));
 }
 
 void ComputeLoop::enterEpoch(int64_t epoch) {
   while (epoch_ < epoch) {
     ++epoch_;
+    context_.metrics.set("epoch", static_cast<double>(epoch_));
     context_.averaging.onEpochChange(context_.stage, context_.hooks.optimizer.get());
     if (context_.hooks.lrScheduler && context_.options.lrStepOnEpochChange) context_.hooks.lrScheduler->step();
   }

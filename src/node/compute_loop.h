@@ -12,6 +12,7 @@
 #include "node/prediction_mailbox.h"
 #include "node/stage_plan.h"
 #include "ravnest/config/node_config.h"
+#include "ravnest/node/node_metrics.h"
 #include "ravnest/node/node_options.h"
 #include "ravnest/pipeline/scheduler.h"
 #include "ravnest/pipeline/stage.h"
@@ -44,6 +45,7 @@ class ComputeLoop {
     InFlightWindow& window;
     PredictionMailbox& predictions;
     ClusterAveraging& averaging;
+    NodeMetrics& metrics;
   };
 
   explicit ComputeLoop(Context context);
@@ -85,6 +87,10 @@ class ComputeLoop {
                      const std::map<std::string, int>& senderOf);
   void finishBackward();
   void enterEpoch(int64_t epoch);
+  /// Counts a training micro-batch's forward pass and its rows (samples).
+  void recordForward(const std::vector<at::Tensor>& inputs);
+  /// The weight stash's size now.
+  void recordStash();
 
   Context context_;
   CodecKind codec_;

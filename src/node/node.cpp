@@ -13,6 +13,7 @@
 #include "node/message_admission.h"
 #include "node/micro_batch_meta.h"
 #include "node/peer_links.h"
+#include "node/peer_traffic.h"
 #include "node/prediction_mailbox.h"
 #include "node/stage_plan.h"
 #include "ravnest/comm/peer_server.h"
@@ -39,6 +40,12 @@ NodeOptions secured(NodeOptions options, const NodeConfig& config) {
   return options;
 }
 
+/// The options with traffic counters, so that the node's server and every client it makes count their bytes.
+NodeOptions withTrafficCounters(NodeOptions options) {
+  if (!options.transport.traffic) options.transport.traffic = std::make_shared<TrafficCounters>();
+  return options;
+}
+
 size_t inFlightLimit(const NodeOptions& options, const NodeConfig& config) {
   return static_cast<size_t>(options.maxInFlight > 0 ? options.maxInFlight : config.clusterLength);
 }
@@ -50,7 +57,7 @@ struct Node::Impl {
       : config(loadNodeConfig(configPath)),
         routing(loadStageRouting(config.routingPath())),
         plan(detail::StagePlan::from(routing)),
-        options(secured(std::move(nodeOptions), config)),
+        options(secured(withTrafficCounters(std::move(nodeOptions)), config)),
         stage(config.submodulePath(), plan.inputRequiresGrad, options.device),
         server(config.name(), config.listenAddress(), options.transport),
         scheduler(options.transport.inboxCapacity),
@@ -58,7 +65,7 @@ struct Node::Impl {
         admission(config, plan, links),
         window(config.name(), inFlightLimit(options, config)),
         predictions(config.name()),
-        averaging(server, config, options, stage),
+        averaging(server, config, options, stage, metrics),
         heartbeat(config, plan.peers(), options.transport, options.heartbeatInterval, options.peerLossGrace,
                   [this](std::exception_ptr lost) { stopEarly(std::move(lost), true); }) {
     RAVNEST_CHECK(options.updateFrequency > 0, config.name(), ": update_frequency must be at least 1");
@@ -97,8 +104,8 @@ struct Node::Impl {
   }
 
   void runComputeThread(NodeHooks hooks) {
-    detail::ComputeLoop loop(
-        {config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions, averaging});
+    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions,
+                              averaging, metrics});
     try {
       loop.runOnComputeThread();
     } catch (...) {
@@ -187,6 +194,7 @@ struct Node::Impl {
   const StageRouting routing;
   const detail::StagePlan plan;
   const NodeOptions options;
+  NodeMetrics metrics;  // before `averaging`, which records into it
   Stage stage;
   PeerServer server;
   Scheduler scheduler;
@@ -297,6 +305,10 @@ const NodeConfig& Node::config() const { return impl_->config; }
 const StageRouting& Node::routing() const { return impl_->routing; }
 Stage& Node::stage() { return impl_->stage; }
 uint64_t Node::clusterAverages() const { return impl_->averaging.completed(); }
+
+NodeMetricsSnapshot Node::metrics() const {
+  return {impl_->metrics.figures(), detail::peerTraffic(impl_->config, *impl_->options.transport.traffic)};
+}
 uint64_t Node::refusedRequests() const { return impl_->server.refusedRequests(); }
 uint64_t Node::rejectedMessages() const { return impl_->server.rejectedMessages(); }
 

@@ -2,6 +2,7 @@
 
 #include "comm/reachability.h"
 #include "ravnest/common/error.h"
+#include "ravnest/common/logging.h"
 
 namespace ravnest::detail {
 
@@ -24,15 +25,22 @@ void PeerLinks::send(int stage, Message message, CodecKind codec) {
 void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout) {
   std::set<std::string> addresses;
   for (int stage : stages) addresses.insert(config_.clusterNodes[stage].address);
-  const std::set<std::string> unreachable = unreachableAfter(config_.name(), addresses, options_, timeout);
+  const std::string seconds = std::to_string(timeout.count() / 1000);
+  const auto describeSilent = [&](const std::set<std::string>& silent) {
+    std::string names;
+    for (int stage : stages) {
+      if (silent.count(config_.clusterNodes[stage].address)) names += (names.empty() ? "" : ", ") + describe(stage);
+    }
+    return names;
+  };
+  const std::set<std::string> unreachable =
+      unreachableAfter(config_.name(), addresses, options_, timeout, [&](const std::set<std::string>& silent) {
+        logger(config_.name())->warn("waiting for {} to answer: start its provider (giving up after {} s)",
+                                     describeSilent(silent), seconds);
+      });
   if (unreachable.empty()) return;
-  std::string names;
-  for (int stage : stages) {
-    if (unreachable.count(config_.clusterNodes[stage].address)) names += (names.empty() ? "" : ", ") + describe(stage);
-  }
-  throw TimeoutError(config_.name() + ": " + names + " did not answer within " +
-                     std::to_string(timeout.count() / 1000) + " s: start its provider, or check the " +
-                     "address in its node JSON and the firewall");
+  throw TimeoutError(config_.name() + ": " + describeSilent(unreachable) + " did not answer within " + seconds +
+                     " s: start its provider, or check the address in its node JSON and the firewall");
 }
 
 void PeerLinks::tellBestEffort(const std::set<int>& stages, const Message& message,

@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "ravnest/comm/traffic_counters.h"
 
 namespace ravnest {
 
@@ -35,6 +38,9 @@ struct TransportOptions {
   size_t inboxCapacity = 16;
   /// How long a send or ping may take, waiting for room in the peer's inbox included.
   std::chrono::milliseconds deadline{std::chrono::seconds(60)};
+  /// Where the servers and clients made with these options count the bytes they move; null: not counted.
+  /// Copies of the options share the counters, so a node sees all of its links in one place.
+  std::shared_ptr<TrafficCounters> traffic;
 };
 
 }  // namespace ravnest

@@ -9,6 +9,7 @@
 #include "ravnest/comm/message.h"
 #include "ravnest/config/node_config.h"
 #include "ravnest/config/stage_routing.h"
+#include "ravnest/node/node_metrics.h"
 #include "ravnest/node/node_options.h"
 #include "ravnest/pipeline/stage.h"
 
@@ -80,6 +81,9 @@ class Node {
   /// not send them, NaN or Inf, duplicates), since start. Thread-safe.
   uint64_t refusedRequests() const;
   uint64_t rejectedMessages() const;
+  /// What the node has done so far (see docs/node_data.md, "metrics/"): forward and backward passes,
+  /// samples, optimizer steps, stashed weight versions, all-reduce time, and bytes per peer. Thread-safe.
+  NodeMetricsSnapshot metrics() const;
 
   const NodeConfig& config() const;
   const StageRouting& routing() const;

@@ -1,0 +1,80 @@
+"""The common mistakes, made for real with the CNN example: each message names the node, its peer or file, and
+what to do."""
+
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+
+from cnn_example import copy_example
+from pipeline_harness import PYTHON
+
+ENV = dict(os.environ, RAVNEST_EPOCHS="1", OMP_NUM_THREADS="1")
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cnn_mistakes")
+    copy_example(folder)
+    return folder
+
+
+def provider(folder, *args, timeout=120):
+    done = subprocess.run([PYTHON, "provider.py", *args], cwd=folder, capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+def address_of(folder, name):
+    document = json.loads((folder / "node_data" / "nodes" / f"{name}.json").read_text())
+    return document["local_host"], document["local_port"]
+
+
+def test_a_wrong_node_name_lists_the_names_there_are(example):
+    message = provider(example, "node_7")
+    assert "node_7: no node_data/nodes/node_7.json: this node_data/ has node_0, node_1, node_2" in message
+    assert "python provider.py node_0" in message
+
+
+def test_a_folder_without_node_data_says_where_to_start(example, tmp_path):
+    for name in ("data.py", "models.py", "provider.py"):
+        (tmp_path / name).write_text((example / name).read_text())
+    message = provider(tmp_path, "node_0")
+    assert f"node_0: there is no node_data/ folder in {tmp_path}" in message
+    assert "start the provider in the folder where cluster formation ran" in message
+
+
+def test_a_provider_started_before_cluster_formation_says_to_run_it(example, tmp_path):
+    for name in ("data.py", "models.py", "provider.py"):
+        (tmp_path / name).write_text((example / name).read_text())
+    (tmp_path / "node_data").mkdir()
+    (tmp_path / "node_data" / "node_configs.json").write_text((example / "node_data" / "node_configs.json").read_text())
+    message = provider(tmp_path, "node_0")
+    assert "node_0: node_data/nodes/ holds no node JSON yet: run cluster formation" in message
+    assert "python cluster_formation.py" in message
+
+
+def test_a_port_in_use_names_the_node_the_address_and_the_way_out(example):
+    host, port = address_of(example, "node_0")
+    with socket.socket() as squatter:
+        squatter.bind((host, port))
+        squatter.listen()
+        message = provider(example, "node_0")
+    assert f"node_0 cannot listen on {host}:{port}: the port is in use" in message
+    assert "Stop the other process, or pick another port in node_data/node_configs.json" in message
+
+
+def test_a_peer_not_started_is_named_early_and_when_the_wait_ends(example):
+    # The stem alone, with a short startup timeout: neither neighbour ever starts.
+    script = ("import sys, torch\nfrom ravnest import Node\n"
+              "Node(name='node_1', optimizer=torch.optim.Adam, startup_timeout=8).serve()\n")
+    done = subprocess.run([PYTHON, "-c", script], cwd=example, capture_output=True, text=True, timeout=120,
+                          env=ENV)
+    assert done.returncode != 0
+    root, leaf = ("{}:{}".format(*address_of(example, name)) for name in ("node_0", "node_2"))
+    silent = f"node_0 ({root}), node_2 ({leaf})"
+    assert f"waiting for {silent} to answer: start its provider (giving up after 8 s)" in done.stderr
+    assert f"node_1 stopped: {silent} did not answer within 8 s: start its provider" in done.stderr
