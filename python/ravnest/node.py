@@ -229,7 +229,7 @@ class Node:
         self._batch += 1
         if position < self._resume_at:
             return
-        self._call(self._node.forward_compute, self._model_inputs(tensors, kwargs), *position)
+        self._call("forward_compute", self._model_inputs(tensors, kwargs), *position)
         self._fed.append(position)
         self._fed_count += 1
 
@@ -238,22 +238,22 @@ class Node:
         Skipped in the epochs a resumed run skips."""
         if self.epoch < self._resume_at[0]:
             return
-        self._call(self._node.evaluate_batch, self._model_inputs(tensors, kwargs), self.epoch)
+        self._call("evaluate_batch", self._model_inputs(tensors, kwargs), self.epoch)
 
     def predict(self, tensors=None, **kwargs):
         """Root: runs one batch through the pipeline in evaluation mode and returns the model's output, as the
         unsplit model in eval() mode would (the last stage sends it back to the root)."""
-        values = self._call(self._node.predict, self._model_inputs(tensors, kwargs), self.epoch)
+        values = self._call("predict", self._model_inputs(tensors, kwargs), self.epoch)
         return build_output(self.routing["model_output"], values)
 
     def end_validation(self):
         """Root: ends a validation pass; the leaf writes its accuracy to val_accuracies.txt."""
         if self.epoch >= self._resume_at[0]:
-            self._call(self._node.end_evaluation, self.epoch)
+            self._call("end_evaluation", self.epoch)
 
     def wait_for_backwards(self):
         """Root: blocks until every micro-batch fed so far finished its backward pass; ends the epoch."""
-        self._call(self._node.wait_for_backwards)
+        self._call("wait_for_backwards")
         if self.metrics_log is not None:
             self.metrics_log.record("epoch_end", epoch=self.epoch)
         self.epoch += 1
@@ -273,7 +273,7 @@ class Node:
     # End of training ----------------------------------------------------------------------------------------
     def serve(self):
         """Stems and leaves: works until the root's shutdown, then saves the submodel if asked."""
-        while not self._call(self._node.wait_until_stopped, _SERVE_WAKE_SECONDS):
+        while not self._call("wait_until_stopped", _SERVE_WAKE_SECONDS):
             pass
         self._finished = True
         if self._node.save_requested:
@@ -287,7 +287,7 @@ class Node:
             return
         self._finished = True
         try:
-            self._call(self._node.finish_training, self._save_requested)
+            self._call("finish_training", self._save_requested)
             if self._save_requested:
                 self.save_submodel()
             remove_checkpoint(self._checkpoint)
@@ -316,10 +316,11 @@ class Node:
         return Path(self._node.save_submodel(TRAINED_FOLDER))
 
     # Failures, checkpoints, signals ---------------------------------------------------------------------------
-    def _call(self, method, *args):
-        """Calls the C++ node; when it raises the node's failure, checkpoints and closes the node first."""
+    def _call(self, name, *args):
+        """Calls the C++ node's method `name`; when it raises, checkpoints and closes the node first. By name: a
+        bound method in this frame would keep the C++ node alive in the traceback."""
         try:
-            return method(*args)
+            return getattr(self._node, name)(*args)
         except _C.Error as error:
             self._stop_after_failure(error)
             raise

@@ -4,7 +4,7 @@ settings from the environment, and a dump of what the test compares.
     python averaging_provider.py node_<id>
 
 Environment: RAVNEST_EPOCHS, RAVNEST_AVERAGE_OPTIM (1: average_optim=True), RAVNEST_REDUCE_FACTOR (an integer;
-unset: once per epoch), RAVNEST_TIMEOUT (seconds for peer loss, sends and the all-reduce's chunk waits),
+unset: once per epoch), RAVNEST_TIMEOUT (seconds for sends and the all-reduce's chunk waits; half of it for peer loss),
 RAVNEST_MAX_IN_FLIGHT (1: synchronous, so that runs are reproducible).
 At the end each node writes dumps/<name>.pt: its cluster, its optimizer state (`<parameter>.<key>` ->
 tensor), the averages it ran, the training micro-batches of its shard and its security counters.
@@ -32,7 +32,8 @@ if __name__ == "__main__":
     extra = {}
     if "RAVNEST_TIMEOUT" in os.environ:
         seconds = float(os.environ["RAVNEST_TIMEOUT"])
-        extra = {"peer_loss_grace": seconds, "send_deadline": seconds, "backward_timeout": seconds}
+        # Heartbeats find a lost peer before the waits for its work give up, as with the defaults (10 s, 1800 s).
+        extra = {"peer_loss_grace": seconds / 2, "send_deadline": seconds, "backward_timeout": seconds}
     if "RAVNEST_MAX_IN_FLIGHT" in os.environ:
         extra["max_in_flight"] = int(os.environ["RAVNEST_MAX_IN_FLIGHT"])
     set_seed(42)
