@@ -307,7 +307,13 @@ Stage& Node::stage() { return impl_->stage; }
 uint64_t Node::clusterAverages() const { return impl_->averaging.completed(); }
 
 NodeMetricsSnapshot Node::metrics() const {
-  return {impl_->metrics.figures(), detail::peerTraffic(impl_->config, *impl_->options.transport.traffic)};
+  NodeMetricsSnapshot snapshot{impl_->metrics.figures(),
+                               detail::peerTraffic(impl_->config, *impl_->options.transport.traffic)};
+  // Messages waiting in each inbox now: bounded by TransportOptions::inboxCapacity (the soak test checks it).
+  for (MessageKind kind : {MessageKind::kActivation, MessageKind::kGradient, MessageKind::kControl}) {
+    snapshot.figures["queued_" + messageKindName(kind)] = static_cast<double>(impl_->server.inbox(kind).size());
+  }
+  return snapshot;
 }
 uint64_t Node::refusedRequests() const { return impl_->server.refusedRequests(); }
 uint64_t Node::rejectedMessages() const { return impl_->server.rejectedMessages(); }
