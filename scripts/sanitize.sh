@@ -45,7 +45,9 @@ case "$kind" in
   thread)
     build_dir=$repo/build-tsan
     cmake_options=(-DRAVNEST_SANITIZE=thread)
-    export TSAN_OPTIONS="suppressions=$suppressions/tsan.supp:halt_on_error=1:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+    # ignore_noninstrumented_modules: tests/sanitizers/tsan.supp says why.
+    tsan_options="suppressions=$suppressions/tsan.supp:ignore_noninstrumented_modules=1:halt_on_error=1"
+    export TSAN_OPTIONS="$tsan_options:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
     # LibTorch's intra-op pool is OpenMP (libgomp), whose synchronisation TSan cannot see: with one thread,
     # at::parallel_for runs on the calling thread and reports no false races.
     export OMP_NUM_THREADS=1
