@@ -68,8 +68,7 @@ void MessageAdmission::checkActivation(const Message& message) {
   const MicroBatchMeta meta = takeMeta(values);
   if (plan_.stage == 0) {
     RAVNEST_CHECK_AS(PermissionError, sender == plan_.lastStage && sender != 0, config_.name(),
-                     " (the root) takes activations only as prediction answers "
-                     "from its last stage ",
+                     " (the root) takes activations only as prediction answers from its last stage ",
                      config_.clusterNodes[plan_.lastStage].name(), "; ", describe(message), " does not qualify");
     RAVNEST_CHECK_AS(ProtocolError, meta.kind == StreamKind::kPrediction, config_.name(), ": ", describe(message),
                      " is not a prediction answer");
@@ -106,8 +105,8 @@ void MessageAdmission::checkGradient(const Message& message) {
   for (const auto& named : message.tensors) {
     const auto& sent = destination->second;
     RAVNEST_CHECK_AS(ProtocolError, std::find(sent.begin(), sent.end(), named.name) != sent.end(), config_.name(), ": ",
-                     describe(message), " carries a gradient of '", named.name, "', which it never got from ",
-                     config_.name());
+                     describe(message), " carries a gradient of '", named.name, "', which ", config_.name(),
+                     " never sent it");
     RAVNEST_CHECK_AS(ProtocolError, at::isFloatingType(named.tensor.scalar_type()), config_.name(), ": ",
                      describe(message), " carries a gradient of '", named.name, "' as ", named.tensor.scalar_type());
   }
@@ -124,9 +123,8 @@ void MessageAdmission::checkGradient(const Message& message) {
 
 void MessageAdmission::checkControl(const Message& message) const {
   RAVNEST_CHECK_AS(PermissionError, jobNodes_.count(message.sender) > 0, config_.name(),
-                   " accepts control messages only from the nodes of its "
-                   "cluster and rings; ",
-                   describe(message), " does not qualify");
+                   " accepts control messages only from the nodes of its cluster and rings; ", describe(message),
+                   " does not qualify");
 }
 
 void MessageAdmission::checkDtypesLocked(const Message& message) const {

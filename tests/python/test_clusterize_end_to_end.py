@@ -109,6 +109,7 @@ def test_too_little_memory_names_model_size_and_every_node(tmp_path, monkeypatch
 def test_same_seed_writes_the_same_plan(tmp_path, monkeypatch, cnn):
     model, args = cnn
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAVNEST_JOB_TOKEN", "fixed")  # a fresh job token is random on purpose
     node_data = write_configs(tmp_path, [0.0003, 0.0004, 0.0005, 0.0003, 0.0006, 0.0002])
 
     def plan():
