@@ -27,6 +27,8 @@ from ravnest.utils import node_json_path
 log = logging.getLogger("ravnest.node")
 
 NODE_DATA = "node_data"
+# The pipeline schedule when Node(schedule=...) is not given; picked by measurement (docs/performance.md).
+DEFAULT_SCHEDULE = "1f1b"
 TRAINED_FOLDER = "trained"
 # How often a serving node's main thread wakes to let Python handle signals (Ctrl-C).
 _SERVE_WAKE_SECONDS = 0.5
@@ -58,12 +60,22 @@ class Node:
     `startup_timeout` (120), `send_deadline` (60), `backward_timeout` (1800; also the longest wait for another
     cluster's all-reduce chunk), `heartbeat_interval` (1) and `peer_loss_grace` (10: a pipeline neighbour that
     answers no heartbeat for that long stops the cluster),
-
     `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
     'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none'), `metrics_dir` (where
     <name>.jsonl metrics go; default $RAVNEST_METRICS_DIR, else <node_data>/metrics; 'off' writes none),
     `metrics_interval` (seconds between periodic metrics records; default $RAVNEST_METRICS_INTERVAL, else 5).
     See ravnest.metrics.
+
+    Pipeline schedule (docs/performance.md): `schedule` ('1f1b' or 'zb', zero bubble: weight gradients are
+    deferred to time the stage would sit idle; default DEFAULT_SCHEDULE) and `recompute` (True: the backward
+    pass recomputes the forward; False: each micro-batch in flight keeps its autograd graph, faster but with
+    more memory, see the `memory` estimate clusterize prints). Every schedule computes a micro-batch's gradients
+    with the weights its forward pass used.
+
+    Security (docs/security.md): `auth_token` (the job token; default the RAVNEST_JOB_TOKEN environment variable,
+    else the `job_token` clusterize wrote into the node JSON), `tls_cert`, `tls_key` and `tls_ca` (PEM files; all
+    three turn TLS on), `non_finite` ('reject', the default: a message with NaN or Inf is refused and logged;
+    'skip': it is dropped and counted).
 
     Failures and restarts: a node that stops before training ended (a neighbour died or hangs, a hook raised,
     SIGINT or SIGTERM) writes a checkpoint of its stage to <stage folder>/checkpoint/ (docs/node_data.md) and
@@ -72,11 +84,6 @@ class Node:
     weights, the optimizer and lr_scheduler state, the step counters, and on the root the epoch and batch the
     pipeline had not finished (the batches before it are read from the loader and skipped). A node without a
     checkpoint starts from the beginning. The checkpoint is removed when training ends normally.
-
-    Security (docs/security.md): `auth_token` (the job token; default the RAVNEST_JOB_TOKEN environment variable,
-    else the `job_token` clusterize wrote into the node JSON), `tls_cert`, `tls_key` and `tls_ca` (PEM files; all
-    three turn TLS on), `non_finite` ('reject', the default: a message with NaN or Inf is refused and logged;
-    'skip': it is dropped and counted).
 
     `average_optim=True` averages the optimizer's state (e.g. Adam's exp_avg, exp_avg_sq and step) with the
     parameters. Its entries are found by stepping a throwaway optimizer of the same class once; a parameter
@@ -128,7 +135,9 @@ class Node:
                              optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None],
                              auth_token=kwargs.pop("auth_token", os.environ.get("RAVNEST_JOB_TOKEN", "")),
                              tls_cert=str(kwargs.pop("tls_cert", "")), tls_key=str(kwargs.pop("tls_key", "")),
-                             tls_ca=str(kwargs.pop("tls_ca", "")), non_finite=kwargs.pop("non_finite", "reject"))
+                             tls_ca=str(kwargs.pop("tls_ca", "")), non_finite=kwargs.pop("non_finite", "reject"),
+                             schedule=kwargs.pop("schedule", DEFAULT_SCHEDULE),
+                             recompute=kwargs.pop("recompute", True))
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
         self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf

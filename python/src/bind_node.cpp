@@ -153,11 +153,14 @@ void bindNode(py::module_& m) {
                        const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec,
                        std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys,
                        int64_t resumeEpoch, uint64_t resumeBackwardPasses, const std::string& tlsCert,
-                       const std::string& tlsKey, const std::string& tlsCa, const std::string& nonFinite) {
+                       const std::string& tlsKey, const std::string& tlsCa, const std::string& nonFinite,
+                       const std::string& schedule, bool recompute) {
              ravnest::NodeOptions options;
              options.device = c10::Device(device);
              options.updateFrequency = updateFrequency;
              options.maxInFlight = maxInFlight;
+             options.schedule = ravnest::parseSchedule(schedule);
+             options.recompute = recompute;
              options.lrStepOnEpochChange = lrStepOnEpochChange;
              options.compression = compression;
              options.startupTimeout = seconds(startupTimeout);
@@ -191,7 +194,8 @@ void bindNode(py::module_& m) {
            py::arg("optim_state_keys") = std::vector<std::string>{},
            py::arg("optim_scalar_keys") = std::vector<std::string>{}, py::arg("resume_epoch") = 0,
            py::arg("resume_backward_passes") = 0, py::arg("tls_cert") = "", py::arg("tls_key") = "",
-           py::arg("tls_ca") = "", py::arg("non_finite") = "reject",
+           py::arg("tls_ca") = "", py::arg("non_finite") = "reject", py::arg("schedule") = "1f1b",
+           py::arg("recompute") = true,
            "Loads the node JSON, its routing and its stage, and starts listening.")
       .def(
           "start",

@@ -8,3 +8,4 @@ void bindTransport(pybind11::module_& m);
 void bindCluster(pybind11::module_& m);
 void bindCollectives(pybind11::module_& m);
 void bindNode(pybind11::module_& m);
+void bindSimulator(pybind11::module_& m);

@@ -15,4 +15,5 @@ PYBIND11_MODULE(_C, m) {
   bindCluster(m);
   bindCollectives(m);
   bindNode(m);
+  bindSimulator(m);
 }

@@ -31,11 +31,25 @@ void ComputeLoop::runOnComputeThread() {
   context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
   context_.averaging.waitForRingPeers(context_.options.startupTimeout);
   logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
+  clock_.start();
   while (running_) {
+    const auto waitStarted = StageClock::now();
     auto work = context_.scheduler.next(kIdleCheck);
+    clock_.addIdle(StageClock::now() - waitStarted);
     if (!work && context_.scheduler.closed()) return;  // the node is being closed, or stopped early
     if (work) handle(std::move(*work));
   }
+  // The shutdown marker and the last gradients leave before the compute thread ends.
+  for (auto& [stage, outbox] : outboxes_) outbox->close();
+  logger(context_.config.name())->info("{}", clock_.summary());
+}
+
+void ComputeLoop::handle(Scheduler::Work work) {
+  if (work.kind == WorkKind::kWeight) {
+    runDeferredWeightPass();
+    return;
+  }
+  handle(std::move(work.message));
 }
 
 void ComputeLoop::handle(Message work) {
@@ -80,15 +94,17 @@ void ComputeLoop::onActivationPart(Message part) {
 }
 
 void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
+  runAllDeferredWeightPasses();  // what follows a marker sees every update of the micro-batches before it
   const bool last = context_.plan.isLast();
   if (!last) {
     Message marker;
     marker.kind = MessageKind::kActivation;
     attachMeta(marker, meta);
-    context_.links.send(context_.plan.stage + 1, std::move(marker));
+    post(context_.plan.stage + 1, std::move(marker), CodecKind::kNone);
   }
   if (meta.kind == StreamKind::kShutdown) {
     // After passing the marker on, so the next stages start their final average at the same time.
+    for (auto& [stage, outbox] : outboxes_) outbox->close();
     context_.averaging.atEnd(context_.stage, context_.hooks.optimizer.get());
     saveRequested_ = meta.save;
     running_ = false;
@@ -101,6 +117,7 @@ void ComputeLoop::runMicroBatch(uint64_t id, Assembly assembly) {
   std::vector<at::Tensor> inputs;
   for (const auto& name : context_.plan.inputNames) inputs.push_back(assembly.values.at(name));
   if (assembly.meta.kind == StreamKind::kEval || assembly.meta.kind == StreamKind::kPredict) {
+    runAllDeferredWeightPasses();  // evaluation sees the same weights as under 1F1B
     evaluate(id, assembly, inputs);
   } else if (context_.plan.isLast()) {
     trainOnLeaf(id, assembly, inputs);
@@ -112,16 +129,21 @@ void ComputeLoop::runMicroBatch(uint64_t id, Assembly assembly) {
 void ComputeLoop::trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs) {
   enterEpoch(assembly.meta.epoch);
   recordForward(inputs);
-  Stage::Pass pass = context_.stage.forwardWithGrad(inputs);
+  const auto forwardStarted = StageClock::now();
+  Stage::Pass pass = context_.stage.forwardForLoss(id, inputs);
   // What the graph sees: the stage's arguments and outputs, and model-output values made elsewhere.
   std::map<std::string, at::Tensor> seen;
   for (size_t i = 0; i < pass.inputs.size(); ++i) seen[context_.plan.inputNames[i]] = pass.inputs[i];
   for (size_t i = 0; i < pass.outputs.size(); ++i) seen[context_.plan.outputNames[i]] = pass.outputs[i];
   std::vector<NamedTensor> modelOutput;
+  std::vector<std::string> extraNames;
+  std::vector<at::Tensor> extraLeaves;
   for (const auto& name : context_.plan.modelOutputValues) {
     if (seen.count(name) == 0) {
       at::Tensor received = assembly.values.at(name).to(context_.stage.device()).detach();
       seen[name] = received.is_floating_point() ? received.requires_grad_() : received;
+      extraNames.push_back(name);
+      extraLeaves.push_back(seen[name]);
     }
     modelOutput.push_back({name, seen[name]});
   }
@@ -129,17 +151,22 @@ void ComputeLoop::trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector
       context_.hooks.leaf->loss(modelOutput, {id, assembly.meta.epoch, assembly.meta.batch});
   RAVNEST_CHECK(loss.defined() && loss.numel() == 1 && loss.requires_grad(), context_.config.name(),
                 ": the loss must be a scalar tensor computed from the model output");
-  torch::autograd::backward({loss});
+  clock_.addBusy(StageClock::kForward, StageClock::now() - forwardStarted);
+  const auto backwardStarted = StageClock::now();
+  const auto inputGrads = context_.stage.backwardInputsFromLoss(id, loss, extraLeaves);
+  clock_.addBusy(StageClock::kBackward, StageClock::now() - backwardStarted);
   std::map<std::string, at::Tensor> gradients;
-  for (const auto& [name, sender] : assembly.senderOf) gradients[name] = seen.count(name) ? seen[name].grad() : at::Tensor();
+  for (size_t i = 0; i < pass.inputs.size(); ++i) gradients[context_.plan.inputNames[i]] = inputGrads[i];
+  for (size_t i = 0; i < extraNames.size(); ++i) gradients[extraNames[i]] = inputGrads[pass.inputs.size() + i];
   sendGradients(id, gradients, assembly.senderOf);
-  finishBackward();
-  if (context_.plan.stage == 0) context_.window.release();
+  afterInputGradients(id);
 }
 
 void ComputeLoop::forwardForLater(uint64_t id, Assembly& assembly, std::vector<at::Tensor> inputs) {
   recordForward(inputs);
+  const auto forwardStarted = StageClock::now();
   const auto outputs = context_.stage.forwardStashed(id, std::move(inputs));
+  clock_.addBusy(StageClock::kForward, StageClock::now() - forwardStarted);
   recordStash();
   AwaitingGradients awaiting;
   awaiting.epoch = assembly.meta.epoch;
@@ -151,7 +178,9 @@ void ComputeLoop::forwardForLater(uint64_t id, Assembly& assembly, std::vector<a
 }
 
 void ComputeLoop::evaluate(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs) {
+  const auto evaluateStarted = StageClock::now();
   const auto outputs = context_.stage.evaluate(inputs);
+  clock_.addBusy(StageClock::kForward, StageClock::now() - evaluateStarted);
   for (size_t i = 0; i < outputs.size(); ++i) assembly.values[context_.plan.outputNames[i]] = outputs[i];
   if (!context_.plan.isLast()) {
     sendOn(id, assembly.meta, assembly.values);
@@ -176,7 +205,7 @@ void ComputeLoop::answerPrediction(uint64_t id, std::vector<NamedTensor> modelOu
   answer.id = id;
   answer.tensors = std::move(modelOutput);
   attachMeta(answer, {StreamKind::kPrediction, epoch_, false});
-  context_.links.send(0, std::move(answer), codec_);
+  post(0, std::move(answer), codec_);
 }
 
 void ComputeLoop::sendOn(uint64_t id, const MicroBatchMeta& meta, const std::map<std::string, at::Tensor>& values) {
@@ -186,7 +215,7 @@ void ComputeLoop::sendOn(uint64_t id, const MicroBatchMeta& meta, const std::map
     part.id = id;
     for (const auto& name : names) part.tensors.push_back({name, values.at(name)});
     attachMeta(part, meta);
-    context_.links.send(destination, std::move(part), codec_);
+    post(destination, std::move(part), codec_);
   }
 }
 
@@ -209,12 +238,47 @@ void ComputeLoop::runBackward(uint64_t id, AwaitingGradients awaiting) {
   enterEpoch(awaiting.epoch);
   std::vector<at::Tensor> outputGrads;
   for (const auto& name : context_.plan.outputNames) outputGrads.push_back(valueOf(awaiting.gradients, name));
-  const auto inputGrads = context_.stage.backward(id, outputGrads);
+  const auto backwardStarted = StageClock::now();
+  const auto inputGrads = context_.stage.backwardInputs(id, outputGrads);
+  clock_.addBusy(StageClock::kBackward, StageClock::now() - backwardStarted);
   std::map<std::string, at::Tensor> gradients;
   for (size_t i = 0; i < inputGrads.size(); ++i) gradients[context_.plan.inputNames[i]] = inputGrads[i];
   sendGradients(id, gradients, awaiting.senderOf);
+  afterInputGradients(id);
+}
+
+void ComputeLoop::afterInputGradients(uint64_t id) {
+  if (!context_.stage.options().deferWeightGradients) {
+    finishMicroBatch();
+    return;
+  }
+  deferredWeight_.push_back(id);
+  context_.scheduler.setDeferredWeight(deferredWeight_.size());
+}
+
+void ComputeLoop::runDeferredWeightPass() {
+  const uint64_t id = deferredWeight_.front();
+  deferredWeight_.pop_front();
+  context_.scheduler.setDeferredWeight(deferredWeight_.size());
+  const auto started = StageClock::now();
+  context_.stage.backwardWeights(id);
+  clock_.addBusy(StageClock::kWeight, StageClock::now() - started);
+  finishMicroBatch();
+}
+
+void ComputeLoop::runAllDeferredWeightPasses() {
+  while (!deferredWeight_.empty()) runDeferredWeightPass();
+}
+
+void ComputeLoop::finishMicroBatch() {
   finishBackward();
   if (context_.plan.stage == 0) context_.window.release();
+}
+
+void ComputeLoop::post(int stage, Message message, CodecKind codec) {
+  auto& outbox = outboxes_[stage];
+  if (!outbox) outbox = std::make_unique<Outbox>(context_.links, stage);
+  outbox->post(std::move(message), codec);
 }
 
 void ComputeLoop::sendGradients(uint64_t id, const std::map<std::string, at::Tensor>& gradients,
@@ -228,18 +292,20 @@ void ComputeLoop::sendGradients(uint64_t id, const std::map<std::string, at::Ten
     const at::Tensor gradient = valueOf(gradients, name);
     if (gradient.defined()) part.tensors.push_back({name, gradient});
   }
-  for (auto& [sender, part] : parts) context_.links.send(sender, std::move(part), codec_);
+  for (auto& [sender, part] : parts) post(sender, std::move(part), codec_);
 }
 
 void ComputeLoop::finishBackward() {
   ++backwardPasses_;
   const auto& hooks = context_.hooks;
   if (hooks.optimizer && backwardPasses_ % context_.options.updateFrequency == 0) {
+    const auto started = StageClock::now();
     context_.stage.beforeUpdate();
     hooks.optimizer->step();
     hooks.optimizer->zeroGrad();
     if (hooks.lrScheduler && !context_.options.lrStepOnEpochChange) hooks.lrScheduler->step();
     context_.metrics.add("optimizer_steps", 1);
+    clock_.addBusy(StageClock::kOptimizer, StageClock::now() - started);
   }
   context_.averaging.afterBackward(context_.stage, hooks.optimizer.get(), backwardPasses_);
   context_.metrics.set("backward_passes", static_cast<double>(backwardPasses_));

@@ -1,15 +1,19 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
 #include "node/cluster_averaging.h"
 #include "node/in_flight_window.h"
 #include "node/micro_batch_meta.h"
+#include "node/outbox.h"
 #include "node/peer_links.h"
 #include "node/prediction_mailbox.h"
+#include "node/stage_clock.h"
 #include "node/stage_plan.h"
 #include "ravnest/config/node_config.h"
 #include "ravnest/node/node_metrics.h"
@@ -72,6 +76,7 @@ class ComputeLoop {
     std::map<std::string, int> senderOf;          // where each input came from
   };
 
+  void handle(Scheduler::Work work);
   void handle(Message work);
   void onActivationPart(Message part);
   void onMarker(const MicroBatchMeta& meta);
@@ -85,7 +90,15 @@ class ComputeLoop {
   void runBackward(uint64_t id, AwaitingGradients awaiting);
   void sendGradients(uint64_t id, const std::map<std::string, at::Tensor>& gradients,
                      const std::map<std::string, int>& senderOf);
+  /// After B: the micro-batch is done (1F1B), or its W waits for idle time (ZB).
+  void afterInputGradients(uint64_t id);
+  void runDeferredWeightPass();
+  void runAllDeferredWeightPasses();
+  /// The backward pass of a micro-batch is complete: optimizer step when due; the root frees its slot.
+  void finishMicroBatch();
   void finishBackward();
+  /// Queues `message` for the node of `stage`; it is sent on that peer's outbox thread.
+  void post(int stage, Message message, CodecKind codec);
   void enterEpoch(int64_t epoch);
   /// Counts a training micro-batch's forward pass and its rows (samples).
   void recordForward(const std::vector<at::Tensor>& inputs);
@@ -96,6 +109,9 @@ class ComputeLoop {
   CodecKind codec_;
   std::map<uint64_t, Assembly> assembling_;
   std::map<uint64_t, AwaitingGradients> awaiting_;
+  std::deque<uint64_t> deferredWeight_;  // micro-batches whose W waits, oldest first
+  std::map<int, std::unique_ptr<Outbox>> outboxes_;
+  StageClock clock_{context_.metrics};
   int64_t epoch_ = 0;
   uint64_t backwardPasses_ = 0;
   bool running_ = true;

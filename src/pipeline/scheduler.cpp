@@ -4,7 +4,8 @@
 
 namespace ravnest {
 
-Scheduler::Scheduler(size_t forwardCapacity) : forwardCapacity_(forwardCapacity) {
+Scheduler::Scheduler(size_t forwardCapacity, SchedulePolicy policy)
+    : forwardCapacity_(forwardCapacity), policy_(policy) {
   RAVNEST_CHECK(forwardCapacity > 0, "the forward queue needs room for at least one item");
 }
 
@@ -32,18 +33,30 @@ void Scheduler::pushUrgent(Message work) {
   workQueued_.notify_one();
 }
 
-std::optional<Message> Scheduler::next(std::chrono::milliseconds timeout) {
+void Scheduler::setDeferredWeight(size_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  deferredWeight_ = count;
+}
+
+ReadyWork Scheduler::readyLocked() const {
+  return {urgent_.size(), backward_.size(), forward_.size(), deferredWeight_};
+}
+
+std::optional<Scheduler::Work> Scheduler::next(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  workQueued_.wait_for(lock, timeout,
-                       [&] { return closed_ || !urgent_.empty() || !backward_.empty() || !forward_.empty(); });
-  for (auto* queue : {&urgent_, &backward_, &forward_}) {
-    if (queue->empty()) continue;
-    Message work = std::move(queue->front());
-    queue->pop_front();
-    if (queue == &forward_) forwardRoomFreed_.notify_one();
-    return work;
-  }
-  return std::nullopt;
+  std::optional<WorkKind> kind;
+  workQueued_.wait_for(lock, timeout, [&] {
+    kind = policy_.pick(readyLocked());
+    return closed_ || kind.has_value();
+  });
+  if (!kind) return std::nullopt;
+  if (*kind == WorkKind::kWeight) return Work{*kind, Message{}};
+  std::deque<Message>& queue =
+      *kind == WorkKind::kUrgent ? urgent_ : *kind == WorkKind::kBackward ? backward_ : forward_;
+  Work work{*kind, std::move(queue.front())};
+  queue.pop_front();
+  if (*kind == WorkKind::kForward) forwardRoomFreed_.notify_one();
+  return work;
 }
 
 bool Scheduler::closed() const {

@@ -1,8 +1,12 @@
 #include "ravnest/pipeline/stage.h"
 
+#include <optional>
+
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
+#include "pipeline/module_slots.h"
+#include "pipeline/split_backward.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
@@ -28,29 +32,24 @@ std::vector<at::Tensor> tensorsOf(const c10::IValue& result) {
   return outputs;
 }
 
-/// Keeps the module's buffers (BatchNorm running statistics) as they are now and puts them back on
-/// destruction, so that a recomputed forward pass does not update them a second time.
-class BufferGuard {
- public:
-  explicit BufferGuard(const torch::jit::Module& module) {
-    for (const auto& buffer : module.buffers()) saved_.emplace_back(buffer, buffer.clone());
-  }
-  ~BufferGuard() {
-    c10::NoGradGuard noGrad;
-    for (auto& [live, copy] : saved_) live.copy_(copy);
-  }
-
- private:
-  std::vector<std::pair<at::Tensor, at::Tensor>> saved_;
-};
-
 }  // namespace
 
-Stage::Stage(const std::string& path, std::vector<bool> inputRequiresGrad, c10::Device device)
+struct Stage::Pending {
+  std::vector<at::Tensor> inputs;  // as received, for the recomputation
+  uint64_t version = 0;
+  RngState rng;
+  std::optional<Graph> graph;                       // the forward pass with autograd, once there is one
+  std::optional<detail::SplitBackward> weightPass;  // between B and W
+};
+
+Stage::Stage(const std::string& path, std::vector<bool> inputRequiresGrad, c10::Device device,
+             StageOptions options)
     : module_(loadModule(path, device)),
+      slots_(std::make_unique<detail::ModuleSlots>(*module_)),
       inputRequiresGrad_(std::move(inputRequiresGrad)),
       device_(device),
-      stash_(parameters()) {}
+      options_(options),
+      stash_(slots_->parameters()) {}
 
 Stage::~Stage() = default;
 
@@ -66,56 +65,146 @@ std::vector<at::Tensor> Stage::toDevice(std::vector<at::Tensor> inputs) const {
   return inputs;
 }
 
-std::vector<at::Tensor> Stage::forwardStashed(uint64_t id, std::vector<at::Tensor> inputs) {
+Stage::Pending& Stage::startPending(uint64_t id, std::vector<at::Tensor> inputs) {
   RAVNEST_CHECK(pending_.count(id) == 0, "micro-batch ", id, " is already waiting for its backward pass");
-  Pending pending{toDevice(std::move(inputs)), stash_.acquireCurrent(), RngState::capture(device_)};
-  std::vector<at::Tensor> outputs;
-  {
-    c10::NoGradGuard noGrad;
-    module_->train(true);
-    outputs = run(pending.inputs);
-  }
-  pending_.emplace(id, std::move(pending));
-  return outputs;
+  auto pending = std::make_unique<Pending>();
+  pending->inputs = toDevice(std::move(inputs));
+  pending->version = stash_.acquireCurrent();
+  pending->rng = RngState::capture(device_);
+  return *pending_.emplace(id, std::move(pending)).first->second;
 }
 
-std::vector<at::Tensor> Stage::backward(uint64_t id, const std::vector<at::Tensor>& outputGrads) {
+Stage::Pending& Stage::pendingOf(uint64_t id) {
   auto found = pending_.find(id);
   RAVNEST_CHECK(found != pending_.end(), "micro-batch ", id, " has no pending backward pass on this stage");
-  Pending pending = std::move(found->second);
-  pending_.erase(found);
-  std::vector<at::Tensor> inputGrads(pending.inputs.size());
-  stash_.withVersion(pending.version, [&] {
-    // The buffers go back only after the backward pass: autograd saved them and checks their versions.
-    BufferGuard keepBuffers(*module_);
+  RAVNEST_CHECK(!found->second->weightPass, "micro-batch ", id, " has run its input-gradient pass already");
+  return *found->second;
+}
+
+std::vector<at::Tensor> Stage::forwardStashed(uint64_t id, std::vector<at::Tensor> inputs) {
+  Pending& pending = startPending(id, std::move(inputs));
+  if (!options_.recompute) {
+    pending.graph = forwardWithGraph(pending.inputs, pending.version, /*frozen=*/true, /*keepStatistics=*/true);
+    std::vector<at::Tensor> outputs;
+    for (const auto& output : pending.graph->pass.outputs) outputs.push_back(output.detach());
+    return outputs;
+  }
+  c10::NoGradGuard noGrad;
+  module_->train(true);
+  return run(pending.inputs);
+}
+
+Stage::Pass Stage::forwardForLoss(uint64_t id, std::vector<at::Tensor> inputs) {
+  Pending& pending = startPending(id, std::move(inputs));
+  pending.graph = forwardWithGraph(pending.inputs, pending.version, options_.deferWeightGradients,
+                                   /*keepStatistics=*/true);
+  return pending.graph->pass;
+}
+
+Stage::Graph Stage::forwardWithGraph(const std::vector<at::Tensor>& inputs, uint64_t version, bool frozen,
+                                     bool keepStatistics) {
+  const std::vector<at::Tensor> weights = frozen ? stash_.frozen(version) : stash_.weights(version);
+  const auto& live = slots_->parameters();
+  Graph graph;
+  std::vector<at::Tensor> statistics;
+  {
+    c10::NoGradGuard noGrad;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      graph.weights.push_back(weights[i].detach().requires_grad_(live[i].requires_grad()));
+    }
+    for (const auto& buffer : slots_->buffers()) statistics.push_back(buffer.clone());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    at::Tensor input = inputs[i].detach();
+    const bool wantsGrad = i < inputRequiresGrad_.size() && inputRequiresGrad_[i] && input.is_floating_point();
+    graph.pass.inputs.push_back(wantsGrad ? input.requires_grad_() : input);
+  }
+  slots_->withSubstitutes(graph.weights, statistics, [&] {
+    c10::AutoGradMode enableGrad(true);
+    module_->train(true);
+    graph.pass.outputs = run(graph.pass.inputs);
+  });
+  if (keepStatistics) {
+    c10::NoGradGuard noGrad;
+    for (size_t i = 0; i < statistics.size(); ++i) slots_->buffers()[i].copy_(statistics[i]);
+  }
+  return graph;
+}
+
+std::vector<at::Tensor> Stage::backwardInputs(uint64_t id, const std::vector<at::Tensor>& outputGrads) {
+  Pending& pending = pendingOf(id);
+  if (!pending.graph) {
     const RngState now = RngState::capture(device_);
     pending.rng.restore();
-    Pass pass = forwardWithGrad(pending.inputs);
+    pending.graph = forwardWithGraph(pending.inputs, pending.version, options_.deferWeightGradients,
+                                     /*keepStatistics=*/false);
     now.restore();
-    std::vector<at::Tensor> roots, grads;
-    for (size_t i = 0; i < pass.outputs.size() && i < outputGrads.size(); ++i) {
-      if (!outputGrads[i].defined() || !pass.outputs[i].requires_grad()) continue;
-      roots.push_back(pass.outputs[i]);
-      grads.push_back(outputGrads[i].to(pass.outputs[i].device(), pass.outputs[i].scalar_type()));
-    }
-    if (!roots.empty()) torch::autograd::backward(roots, grads);
-    for (size_t i = 0; i < pass.inputs.size(); ++i) inputGrads[i] = pass.inputs[i].grad();
-  });
-  stash_.release(pending.version);
+  }
+  const Pass& pass = pending.graph->pass;
+  std::vector<at::Tensor> roots, grads;
+  for (size_t i = 0; i < pass.outputs.size() && i < outputGrads.size(); ++i) {
+    roots.push_back(pass.outputs[i]);
+    grads.push_back(outputGrads[i]);
+  }
+  return backwardFrom(id, pending, roots, grads, pass.inputs);
+}
+
+std::vector<at::Tensor> Stage::backwardInputsFromLoss(uint64_t id, const at::Tensor& loss,
+                                                      const std::vector<at::Tensor>& extraLeaves) {
+  Pending& pending = pendingOf(id);
+  RAVNEST_CHECK(pending.graph, "micro-batch ", id, " did not run forwardForLoss()");
+  std::vector<at::Tensor> inputs = pending.graph->pass.inputs;
+  inputs.insert(inputs.end(), extraLeaves.begin(), extraLeaves.end());
+  return backwardFrom(id, pending, {loss}, {at::ones_like(loss)}, inputs);
+}
+
+std::vector<at::Tensor> Stage::backwardFrom(uint64_t id, Pending& pending, const std::vector<at::Tensor>& roots,
+                                            const std::vector<at::Tensor>& rootGrads,
+                                            const std::vector<at::Tensor>& inputs) {
+  if (options_.deferWeightGradients) {
+    auto [inputGrads, weightPass] = detail::SplitBackward::computeInputGradients(roots, rootGrads, inputs);
+    pending.weightPass = std::move(weightPass);
+    return inputGrads;
+  }
+  // One pass for both: the inputs' gradients are read from their leaves.
+  std::vector<at::Tensor> usedRoots, usedGrads;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    if (!rootGrads[i].defined() || !roots[i].requires_grad()) continue;
+    usedRoots.push_back(roots[i]);
+    usedGrads.push_back(rootGrads[i].to(roots[i].device(), roots[i].scalar_type()));
+  }
+  if (!usedRoots.empty()) torch::autograd::backward(usedRoots, usedGrads);
+  std::vector<at::Tensor> inputGrads;
+  for (const auto& input : inputs) inputGrads.push_back(input.grad());
+  finish(id);
   return inputGrads;
 }
 
-Stage::Pass Stage::forwardWithGrad(const std::vector<at::Tensor>& inputs) {
-  Pass pass;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    at::Tensor input = inputs[i].to(device_).detach();
-    const bool wantsGrad = i < inputRequiresGrad_.size() && inputRequiresGrad_[i] && input.is_floating_point();
-    pass.inputs.push_back(wantsGrad ? input.requires_grad_() : input);
+void Stage::backwardWeights(uint64_t id) {
+  auto found = pending_.find(id);
+  RAVNEST_CHECK(found != pending_.end() && found->second->weightPass, "micro-batch ", id,
+                " has no weight-gradient pass waiting on this stage");
+  found->second->weightPass->computeWeightGradients();
+  finish(id);
+}
+
+void Stage::finish(uint64_t id) {
+  auto found = pending_.find(id);
+  const Pending& pending = *found->second;
+  const auto& live = slots_->parameters();
+  c10::NoGradGuard noGrad;
+  for (size_t i = 0; i < live.size(); ++i) {
+    const at::Tensor& grad = pending.graph->weights[i].grad();
+    if (!grad.defined()) continue;
+    at::Tensor& target = live[i].mutable_grad();
+    if (target.defined()) {
+      target.add_(grad);
+    } else {
+      target = grad;
+    }
   }
-  c10::AutoGradMode enableGrad(true);
-  module_->train(true);
-  pass.outputs = run(pass.inputs);
-  return pass;
+  stash_.release(pending.version);
+  pending_.erase(found);
 }
 
 std::vector<at::Tensor> Stage::evaluate(const std::vector<at::Tensor>& inputs) {
@@ -126,11 +215,7 @@ std::vector<at::Tensor> Stage::evaluate(const std::vector<at::Tensor>& inputs) {
   return outputs;
 }
 
-std::vector<at::Tensor> Stage::parameters() const {
-  std::vector<at::Tensor> result;
-  for (const auto& parameter : module_->parameters()) result.push_back(parameter);
-  return result;
-}
+std::vector<at::Tensor> Stage::parameters() const { return slots_->parameters(); }
 
 std::vector<std::pair<std::string, at::Tensor>> Stage::namedParameters() const {
   std::vector<std::pair<std::string, at::Tensor>> result;

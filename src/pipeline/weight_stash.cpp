@@ -6,6 +6,17 @@
 #include "ravnest/common/error.h"
 
 namespace ravnest {
+namespace {
+
+std::vector<at::Tensor> copyOf(const std::vector<at::Tensor>& parameters) {
+  c10::NoGradGuard noGrad;
+  std::vector<at::Tensor> copy;
+  copy.reserve(parameters.size());
+  for (const auto& parameter : parameters) copy.push_back(parameter.detach().clone());
+  return copy;
+}
+
+}  // namespace
 
 WeightStash::WeightStash(std::vector<at::Tensor> parameters) : parameters_(std::move(parameters)) {}
 
@@ -23,39 +34,23 @@ void WeightStash::release(uint64_t version) {
 }
 
 void WeightStash::beforeUpdate() {
-  if (users_.count(current_) > 0) {
-    c10::NoGradGuard noGrad;
-    std::vector<at::Tensor> copy;
-    copy.reserve(parameters_.size());
-    for (const auto& parameter : parameters_) copy.push_back(parameter.detach().clone());
-    copies_.emplace(current_, std::move(copy));
-  }
+  if (users_.count(current_) > 0 && copies_.count(current_) == 0) copies_.emplace(current_, copyOf(parameters_));
   ++current_;
 }
 
-void WeightStash::withVersion(uint64_t version, const std::function<void()>& body) {
+std::vector<at::Tensor> WeightStash::weights(uint64_t version) const {
   auto found = copies_.find(version);
-  if (version == current_ || found == copies_.end()) {
-    RAVNEST_CHECK(version == current_, "weight version ", version, " was not kept: acquire it before updating");
-    body();
-    return;
-  }
-  std::vector<at::Tensor> live;
-  live.reserve(parameters_.size());
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    live.push_back(parameters_[i].variable_data());
-    parameters_[i].set_data(found->second[i]);
-  }
-  auto restoreLive = [&] {
-    for (size_t i = 0; i < parameters_.size(); ++i) parameters_[i].set_data(live[i]);
-  };
-  try {
-    body();
-  } catch (...) {
-    restoreLive();
-    throw;
-  }
-  restoreLive();
+  if (found != copies_.end()) return found->second;
+  RAVNEST_CHECK(version == current_, "weight version ", version, " was not kept: acquire it before updating");
+  return parameters_;
+}
+
+const std::vector<at::Tensor>& WeightStash::frozen(uint64_t version) {
+  auto found = copies_.find(version);
+  if (found != copies_.end()) return found->second;
+  RAVNEST_CHECK(version == current_ && users_.count(version) > 0, "weight version ", version,
+                " is not held: acquire it first");
+  return copies_.emplace(version, copyOf(parameters_)).first->second;
 }
 
 int64_t WeightStash::stashedBytes() const {

@@ -51,6 +51,7 @@ def main(name, spec):
                 lr_scheduler_params=scheduler_params, lr_step_on_epoch_change=False, criterion=criterion,
                 update_frequency=spec["update_frequency"], labels=data,
                 max_in_flight=spec.get("max_in_flight", 0), compression=spec.get("compression", False),
+                schedule=spec.get("schedule", "1f1b"), recompute=spec.get("recompute", True),
                 peer_loss_grace=2.0)
     trainer_class = KeywordTrainer if spec.get("custom_trainer") else Trainer
     trainer = trainer_class(node=node, train_loader=data, epochs=spec.get("epochs", 1), save=True)

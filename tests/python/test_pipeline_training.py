@@ -72,6 +72,30 @@ def test_synchronous_pipeline_matches_single_process_training(tmp_path, monkeypa
     assert_matches_reference(tmp_path, spec, monkeypatch)
 
 
+@pytest.mark.parametrize("model,optimizer,update_frequency,schedule,recompute", [
+    ("cnn", "adam", 1, "zb", True), ("skip", "sgd", 2, "zb", False), ("nested", "sgd", 1, "zb", False),
+    ("kwargs", "adam", 1, "1f1b", False),
+])
+def test_zero_bubble_and_kept_graphs_match_single_process_training(tmp_path, monkeypatch, model, optimizer,
+                                                                   update_frequency, schedule, recompute):
+    """B and a deferred W, or graphs kept from the forward pass, compute exactly the ordinary gradients."""
+    spec = {"model": model, "optimizer": optimizer, "update_frequency": update_frequency,
+            "batches": 12 * update_frequency, "max_in_flight": 1, "schedule": schedule, "recompute": recompute}
+    train_cleanly(tmp_path, spec)
+    assert_matches_reference(tmp_path, spec, monkeypatch)
+
+
+@pytest.mark.parametrize("recompute", [True, False])
+def test_asynchronous_zero_bubble_pipeline_trains_and_exits(tmp_path, recompute):
+    spec = {"model": "nested", "optimizer": "adam", "update_frequency": 1, "batches": 24, "epochs": 2,
+            "schedule": "zb", "recompute": recompute}
+    codes, logs, _ = split_and_train(tmp_path, spec, nodes=3)
+    assert_all_exited_cleanly(codes, logs)
+    losses = [float(line) for line in (tmp_path / "losses.txt").read_text().split()]
+    assert len(losses) == 48
+    assert sum(losses[-8:]) < sum(losses[:8])
+
+
 def test_four_stage_asynchronous_pipeline_with_compression_trains_and_exits(tmp_path):
     spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 24, "epochs": 2,
             "compression": True}

@@ -10,6 +10,7 @@
 
 #include "ravnest/comm/transport_options.h"
 #include "ravnest/pipeline/hooks.h"
+#include "ravnest/pipeline/schedule_policy.h"
 #include "ravnest/tensor/codec.h"
 
 namespace ravnest {
@@ -37,6 +38,11 @@ struct NodeOptions {
   /// Training micro-batches the root lets into the pipeline at once; 0 means the cluster's length. 1 makes
   /// training synchronous: every micro-batch finishes its backward pass before the next one starts.
   int maxInFlight = 0;
+  /// The pipeline schedule: 1F1B, or zero bubble (ZB-H1: weight gradients deferred to idle time).
+  ScheduleKind schedule = ScheduleKind::kOneFOneB;
+  /// true: stages recompute their forward pass for the backward pass; false: they keep the autograd graph
+  /// of each micro-batch in flight (faster, more memory; see clusterize's memory estimate).
+  bool recompute = true;
   /// true: the learning-rate scheduler steps when an epoch ends; false: after every optimizer step.
   bool lrStepOnEpochChange = true;
   /// Sends floating activations and gradients as fp16.

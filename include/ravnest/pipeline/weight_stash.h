@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <vector>
 
@@ -15,7 +14,8 @@ namespace ravnest {
 /// an update the current weights are copied, but only when some micro-batch still holds their version; a copy
 /// is freed when the last micro-batch holding it releases it. With at most N micro-batches in flight at most
 /// N copies exist, and none at all when every micro-batch finishes before the next update (synchronous
-/// training).
+/// training). An autograd graph that must outlive the next update (a kept forward graph, a deferred weight
+/// pass) asks for frozen() weights: the copy is then made at once and shared by every holder of the version.
 ///
 /// Not thread-safe: the node's compute thread owns it.
 class WeightStash {
@@ -34,10 +34,11 @@ class WeightStash {
   /// the next version current.
   void beforeUpdate();
 
-  /// Runs `body` with the weights of `version` in the parameters (swapped in without copying), then puts the
-  /// current weights back, also when `body` throws. Gradients computed inside accumulate into the live
-  /// parameters' `.grad`.
-  void withVersion(uint64_t version, const std::function<void()>& body);
+  /// The weights of a held `version`: its copy, or the live parameters while it is current. Valid until the
+  /// next update when live. Throws InvalidArgumentError for a version that was not kept.
+  std::vector<at::Tensor> weights(uint64_t version) const;
+  /// The weights of a held `version` as a copy no update touches: copies the current weights now if needed.
+  const std::vector<at::Tensor>& frozen(uint64_t version);
 
   uint64_t currentVersion() const { return current_; }
   /// Versions held by a copy right now, and the bytes those copies take.

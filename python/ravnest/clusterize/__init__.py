@@ -54,11 +54,11 @@ def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, 
 
     clear_node_data(root)
     for cluster_id, (cluster, split) in enumerate(zip(clusters, splits)):
-        for node, script_module, routing, stage_bytes in zip(cluster, split.scripted, split.routings,
-                                                              split.stage_bytes):
+        for node, script_module, routing, stage_bytes, mode_bytes in zip(
+                cluster, split.scripted, split.routings, split.stage_bytes, split.stage_mode_bytes):
             template_path = write_stage(root, cluster_id, node.address, script_module, routing)
             write_node(root, node.node_id, node_document(node, cluster_id, clusters, routing, template_path,
-                                                          rings, stage_bytes, token))
+                                                          rings, stage_bytes, token, mode_bytes))
     log.info("clusterize: model needs about %.3g GB; %d cluster(s): %s; %d ring(s)",
              analysed.size_bytes / BYTES_PER_GB, len(clusters),
              "; ".join(", ".join(str(node.node_id) for node in cluster) for cluster in clusters), len(rings))
@@ -84,7 +84,13 @@ def _form_clusters(nodes, model_bytes, n_clusters):
 
 def _warn_about_tight_nodes(clusters, splits):
     for cluster, split in zip(clusters, splits):
-        for node, stage_bytes in zip(cluster, split.stage_bytes):
+        for node, stage_bytes, mode_bytes in zip(cluster, split.stage_bytes, split.stage_mode_bytes):
             if stage_bytes > node.ram_gb * BYTES_PER_GB:
                 log.warning("node %d may run out of memory: its stage needs about %.3g GB and it has %g GB",
                             node.node_id, stage_bytes / BYTES_PER_GB, node.ram_gb)
+            kept, recompute = mode_bytes["kept_graph"], mode_bytes["recompute"]
+            fits = "both fit" if kept <= node.ram_gb * BYTES_PER_GB else (
+                "use recompute=True" if recompute <= node.ram_gb * BYTES_PER_GB else "neither fits")
+            log.info("node %d with %d micro-batches in flight: recompute=False needs about %.3g GB, "
+                     "recompute=True %.3g GB, it has %g GB: %s", node.node_id, len(cluster),
+                     kept / BYTES_PER_GB, recompute / BYTES_PER_GB, node.ram_gb, fits)

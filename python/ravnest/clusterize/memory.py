@@ -3,6 +3,10 @@
 Training holds, per trainable parameter, the parameter, its gradient and Adam's two moments (4 copies);
 every buffer once; and every activation the forward produces (autograd keeps most of them for the
 backward pass, and the backward's gradients are of the same size). The estimate is an upper bound.
+
+In an asynchronous pipeline a stage also holds, for each micro-batch in flight, a copy of the weights its
+forward pass used and either its inputs (Node(recompute=True): the backward pass recomputes the forward,
+one micro-batch's activations at a time) or its whole autograd graph (recompute=False): `pipeline_bytes`.
 """
 
 import contextlib
@@ -94,3 +98,14 @@ def estimate_training_bytes(graph_module, value_infos):
     """Peak training memory of the whole model: its state plus every activation of the example pass."""
     activations = sum(activation_bytes(node, value_infos) for node in graph_module.graph.nodes)
     return state_bytes(list(graph_module.parameters()), list(graph_module.buffers())) + activations
+
+
+def pipeline_bytes(graph_module, value_infos, in_flight):
+    """Peak memory of one stage with `in_flight` micro-batches in flight, per Node(recompute=...) mode:
+    {"recompute": ..., "kept_graph": ...}."""
+    state = state_bytes(list(graph_module.parameters()), list(graph_module.buffers()))
+    weight_copy = tensor_bytes([p for p in graph_module.parameters() if p.requires_grad])
+    activations = sum(activation_bytes(node, value_infos) for node in graph_module.graph.nodes)
+    inputs = sum(value_infos[node.name].nbytes for node in graph_module.graph.nodes if node.op == "placeholder")
+    return {"recompute": state + in_flight * (weight_copy + inputs) + activations,
+            "kept_graph": state + in_flight * (weight_copy + activations)}

@@ -6,7 +6,7 @@ import torch
 
 from ..routing_runtime import StageChain
 from .export import export_stage
-from .memory import estimate_training_bytes, in_eval_mode, record_values
+from .memory import estimate_training_bytes, in_eval_mode, pipeline_bytes, record_values
 from .routing import build_routing
 from .splitting import split_model
 from .tracing import trace_model
@@ -28,6 +28,7 @@ class ExportedSplit:
     scripted: list   # TorchScript module per stage
     routings: list   # routing dict per stage
     stage_bytes: list  # estimated peak training memory per stage
+    stage_mode_bytes: list  # per stage, memory.pipeline_bytes with the cluster's length in flight
 
 
 def analyse_model(model, example_args=(), example_kwargs=None, leaf_modules=()):
@@ -50,4 +51,5 @@ def split_and_export(analysed, ram_per_stage):
     scripted = [export_stage(stage, inputs) for stage, inputs in zip(stages, chain.last_inputs)]
     # Stage graphs keep the model's value names, so the model's measurements apply per stage.
     stage_bytes = [estimate_training_bytes(stage.module, analysed.value_infos) for stage in stages]
-    return ExportedSplit(stages, scripted, routings, stage_bytes)
+    mode_bytes = [pipeline_bytes(stage.module, analysed.value_infos, len(stages)) for stage in stages]
+    return ExportedSplit(stages, scripted, routings, stage_bytes, mode_bytes)

@@ -4,8 +4,9 @@ from .ring_plan import rings_of_node
 from .writer import ROUTING_FILE, SUBMODULE_FILE
 
 
-def node_document(node, cluster_id, clusters, routing, template_path, rings, stage_bytes, job_token):
-    """`clusters` holds every cluster's NodeConfigs in stage order; `node` is in clusters[cluster_id]."""
+def node_document(node, cluster_id, clusters, routing, template_path, rings, stage_bytes, job_token, mode_bytes):
+    """`clusters` holds every cluster's NodeConfigs in stage order; `node` is in clusters[cluster_id];
+    `mode_bytes` is memory.pipeline_bytes of the node's stage."""
     cluster_nodes = clusters[cluster_id]
     addresses = {n.node_id: n.address for cluster in clusters for n in cluster}
     stage_index = cluster_nodes.index(node)
@@ -41,6 +42,7 @@ def node_document(node, cluster_id, clusters, routing, template_path, rings, sta
         "ram_gb": node.ram_gb,
         "bandwidth_mbps": node.bandwidth_mbps,
         "estimated_stage_memory_bytes": stage_bytes,
+        "estimated_pipeline_memory_bytes": mode_bytes,
         "job_token": job_token,
     }
 

@@ -56,37 +56,42 @@ TEST(WeightStashTest, MemoryStaysBoundedByTheMicroBatchesInFlight) {
   EXPECT_EQ(stash.stashedBytes(), 0);
 }
 
-TEST(WeightStashTest, BackwardSeesTheWeightsItsForwardUsedAndGradientsReachTheLiveParameters) {
+TEST(WeightStashTest, AnOldVersionKeepsItsWeightsWhileTheLiveOnesChange) {
   auto parameters = makeParameters();
   WeightStash stash(parameters);
   const uint64_t old = stash.acquireCurrent();
+  EXPECT_TRUE(stash.weights(old)[0].is_same(parameters[0])) << "the current version is the live weights";
   updateInPlace(stash, parameters);
   updateInPlace(stash, parameters);
-  stash.withVersion(old, [&] {
-    EXPECT_TRUE(torch::equal(parameters[0], torch::zeros({256})));
-    (parameters[0] * 3).sum().backward();
-  });
+  EXPECT_TRUE(torch::equal(stash.weights(old)[0], torch::zeros({256})));
   EXPECT_TRUE(torch::equal(parameters[0].detach(), torch::full({256}, 2.0)));
-  EXPECT_TRUE(torch::equal(parameters[0].grad(), torch::full({256}, 3.0)));
   stash.release(old);
   EXPECT_EQ(stash.stashedVersions(), 0u);
 }
 
-TEST(WeightStashTest, PutsTheLiveWeightsBackWhenTheBodyThrows) {
+TEST(WeightStashTest, FrozenWeightsAreCopiedOncePerVersionAndSurviveUpdates) {
   auto parameters = makeParameters();
   WeightStash stash(parameters);
-  const uint64_t old = stash.acquireCurrent();
+  const uint64_t first = stash.acquireCurrent();
+  const uint64_t second = stash.acquireCurrent();
+  const at::Tensor frozen = stash.frozen(first)[0];
+  EXPECT_FALSE(frozen.is_same(parameters[0]));
+  EXPECT_TRUE(stash.frozen(second)[0].is_same(frozen)) << "holders of one version share one copy";
   updateInPlace(stash, parameters);
-  EXPECT_THROW(stash.withVersion(old, [] { throw Error("boom"); }), Error);
-  EXPECT_TRUE(torch::equal(parameters[0].detach(), torch::ones({256})));
+  EXPECT_EQ(stash.stashedVersions(), 1u) << "the update found the copy made already";
+  EXPECT_TRUE(torch::equal(frozen, torch::zeros({256})));
+  stash.release(first);
+  stash.release(second);
+  EXPECT_EQ(stash.stashedVersions(), 0u);
 }
 
 TEST(WeightStashTest, RefusesVersionsNobodyHolds) {
   auto parameters = makeParameters();
   WeightStash stash(parameters);
   EXPECT_THROW(stash.release(7), InvalidArgumentError);
+  EXPECT_THROW(stash.frozen(0), InvalidArgumentError);
   updateInPlace(stash, parameters);
-  EXPECT_THROW(stash.withVersion(0, [] {}), InvalidArgumentError);
+  EXPECT_THROW(stash.weights(0), InvalidArgumentError);
 }
 
 }  // namespace

@@ -1,0 +1,181 @@
+"""ResNet-18 on 32x32 inputs, batch 32: three local providers against single-process PyTorch, in one run.
+
+    /usr/bin/python3 tests/benchmarks/resnet18_pipeline_benchmark.py [--batches 24] [--schedules 1f1b zb]
+                                                                     [--recompute 0] [--repeats 1]
+
+Single-process training runs with 1 and with 2 torch threads (the faster counts). Then, for each schedule,
+three provider processes (one torch thread each) train the same model on the same synthetic batches with
+SGD; one warm-up epoch is excluded from the timing. Prints samples/s, the ratio to single-process, and every
+stage's busy times and bubble fraction (idle / wall) from the nodes' metrics. `--repeats` runs each pipeline
+configuration that many times and keeps the best.
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+PYTHON = "/usr/bin/python3"
+BATCH = 32
+NODES = 3
+
+
+def build_model():
+    torch.manual_seed(0)
+    return torchvision.models.resnet18(num_classes=10)
+
+
+def synthetic_batches(count):
+    generator = torch.Generator().manual_seed(1)
+    return [(torch.randn(BATCH, 3, 32, 32, generator=generator), torch.randint(0, 10, (BATCH,), generator=generator))
+            for _ in range(count)]
+
+
+def loss_fn(outputs, targets):
+    return F.cross_entropy(outputs, targets[1])
+
+
+# Single process -------------------------------------------------------------------------------------------
+def single_process(threads, batches):
+    """Samples/s of plain training (the second of two epochs), in a fresh process with `threads` threads."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import resnet18_pipeline_benchmark as b;"
+            f" print(b.single_process_here({threads}, {batches}))")
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.split()[-1])
+
+
+def single_process_here(threads, batches):
+    torch.set_num_threads(threads)
+    model = build_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    data = synthetic_batches(batches)
+    for epoch in range(2):
+        started = time.perf_counter()
+        for images, labels in data:
+            optimizer.zero_grad()
+            F.cross_entropy(model(images), labels).backward()
+            optimizer.step()
+    return len(data) * BATCH / (time.perf_counter() - started)
+
+
+# Pipeline -------------------------------------------------------------------------------------------------
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def write_node_data(folder):
+    from ravnest.clusterize import clusterize
+    configs = {str(i): {"IP": f"127.0.0.1:{port}", "benchmarks": {"ram": 1, "bandwidth": 100}}
+               for i, port in enumerate(free_ports(NODES))}
+    (folder / "node_data").mkdir(parents=True)
+    (folder / "node_data" / "node_configs.json").write_text(json.dumps(configs))
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        clusterize(model=build_model(), example_args=(torch.randn(BATCH, 3, 32, 32),), n_clusters=1)
+    finally:
+        os.chdir(previous)
+
+
+def provider(name, spec):
+    """One provider process (run in the folder that holds node_data/)."""
+    from ravnest import Node
+    torch.set_num_threads(1)
+    data = synthetic_batches(spec["batches"])
+    node = Node(name=name, optimizer=torch.optim.SGD, optimizer_params={"lr": 0.01, "momentum": 0.9},
+                criterion=loss_fn, labels=data * 2, schedule=spec["schedule"], recompute=spec["recompute"],
+                metrics_dir=".", metrics_interval=3600)
+    if not node.is_root:
+        node.serve()
+        return
+    for epoch in range(2):  # the first epoch warms up
+        started = time.perf_counter()
+        for images, _ in data:
+            node.forward_compute(images)
+        node.wait_for_backwards()
+    seconds = time.perf_counter() - started
+    node.shutdown()
+    print(f"samples/s: {len(data) * BATCH / seconds:.2f}")
+
+
+def stage_figures(folder):
+    """The figures of each node's last metrics record."""
+    figures = {}
+    for path in sorted(folder.glob("node_*.jsonl")):
+        lines = path.read_text().splitlines()
+        figures[path.stem] = json.loads(lines[-1]) if lines else {}
+    return figures
+
+
+def pipeline(spec, timeout=1200):
+    with tempfile.TemporaryDirectory(prefix="ravnest_resnet18_") as name:
+        folder = Path(name)
+        write_node_data(folder)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+        processes = [subprocess.Popen([PYTHON, __file__, "--provider", f"node_{i}", json.dumps(spec)], cwd=folder,
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                     for i in reversed(range(NODES))]
+        outputs = [process.communicate(timeout=timeout)[0] for process in processes]
+        if any(process.returncode != 0 for process in processes):
+            sys.exit("a provider failed:\n" + "\n".join(output[-3000:] for output in outputs))
+        root_output = outputs[-1]
+        throughput = float(root_output.split("samples/s:")[-1].split()[0])
+        return throughput, stage_figures(folder)
+
+
+def describe_stages(figures):
+    lines = []
+    for node, record in figures.items():
+        lines.append(f"  {node}: F {record.get('forward_seconds', 0):6.2f} s  B {record.get('backward_seconds', 0):6.2f} s"
+                     f"  W {record.get('weight_seconds', 0):6.2f} s  optimizer {record.get('optimizer_seconds', 0):5.2f} s"
+                     f"  idle {record.get('idle_seconds', 0):6.2f} s  bubble {record.get('bubble_fraction', 0):.3f}")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=24)
+    parser.add_argument("--schedules", nargs="+", default=["1f1b", "zb"])
+    parser.add_argument("--recompute", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    singles = {threads: single_process(threads, args.batches) for threads in (1, 2)}
+    best_threads = max(singles, key=singles.get)
+    print(f"load average at start: {load:.2f}")
+    for threads, value in singles.items():
+        print(f"single process, {threads} torch thread(s): {value:7.2f} samples/s")
+    results = {}
+    for schedule in args.schedules:
+        spec = {"batches": args.batches, "schedule": schedule, "recompute": bool(args.recompute)}
+        runs = [pipeline(spec) for _ in range(args.repeats)]
+        results[schedule] = max(runs, key=lambda run: run[0])
+        throughput, figures = results[schedule]
+        print(f"3 providers, schedule={schedule}, recompute={bool(args.recompute)}: {throughput:7.2f} samples/s, "
+              f"{throughput / singles[best_threads]:.2f}x single process ({best_threads} threads)")
+        print(describe_stages(figures))
+    if "1f1b" in results and "zb" in results:
+        print(f"zb / 1f1b: {results['zb'][0] / results['1f1b'][0]:.2f}x")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--provider":
+        provider(sys.argv[2], json.loads(sys.argv[3]))
+    else:
+        main()
