@@ -2,11 +2,14 @@
 // providers (provider.py): it loads the node's metadata and stage from node_data/, trains the stage with a
 // torch::optim optimizer and, on the leaf, computes a C++ cross-entropy loss against the labels of
 // data/digits_batches.pt. It serves until the root shuts the pipeline down, then saves the stage to trained/
-// when the root asked for it, where ravnest.model_fusion() finds it next to the Python nodes' stages.
+// when the root asked for it, where ravnest.model_fusion() finds it next to the Python nodes' stages. SIGINT
+// or SIGTERM stops the whole cluster at once, as with a Python provider.
 //
 //   cpp_provider node_<id> [--lr RATE] [--node-data FOLDER] [--data FILE]     (run from the example folder)
 #include <chrono>
-#include <cstdlib>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -24,8 +27,13 @@ namespace {
 
 // The seed provider.py gives torch (ravnest.set_seed(42)), so a C++ leaf draws what a Python leaf would.
 constexpr uint64_t kSeed = 42;
-// How often the main thread wakes while the node trains; only to keep the wait interruptible.
-constexpr std::chrono::seconds kWaitSlice{1};
+// How often the main thread, while the node trains, looks whether a signal arrived.
+constexpr std::chrono::milliseconds kSignalCheck{200};
+
+// The signal that asked this provider to stop; 0 while none did. Set by the handler, read by the main thread.
+volatile std::sig_atomic_t receivedSignal = 0;
+
+extern "C" void rememberSignal(int signal) { receivedSignal = signal; }
 
 const char* const kUsage =
     "usage: cpp_provider node_<id> [--lr RATE] [--node-data FOLDER] [--data FILE]\n"
@@ -94,8 +102,17 @@ int run(const Arguments& arguments) {
     hooks.leaf = std::make_shared<cpp_example::ClassificationLeaf>(cpp_example::loadLabelBatches(arguments.dataFile),
                                                                    "losses.txt", "val_accuracies.txt");
   }
+  std::signal(SIGINT, rememberSignal);
+  std::signal(SIGTERM, rememberSignal);
   node.start(std::move(hooks));
-  while (!node.waitUntilStopped(kWaitSlice)) {
+  while (!node.waitUntilStopped(kSignalCheck)) {
+    if (receivedSignal != 0) {
+      const int signal = receivedSignal;
+      // Tells the other nodes of the cluster at once instead of leaving them to notice the silence.
+      node.stop(std::string("received ") + strsignal(signal));
+      std::cerr << config.name() << ": stopped by " << strsignal(signal) << std::endl;
+      return 128 + signal;
+    }
   }
   if (node.saveRequested()) std::cout << "saved " << ravnest::saveSubmodel(node) << std::endl;
   return 0;
