@@ -55,6 +55,7 @@ class EpochIterator:
         return self._next(epoch)
 
     def restart(self):
+        self._finish_pass()
         self._iterator = None
 
     def _next(self, epoch):
@@ -66,7 +67,16 @@ class EpochIterator:
         self._position += 1
         return value
 
+    def _finish_pass(self):
+        """Runs the current pass to its end, as the root's `for batch in loader` does. A shuffling DataLoader
+        draws from its generator once more when its sampler ends; when the last batch is full, that happens
+        only after the last batch was handed out, and the next pass's order depends on it."""
+        if self._iterator is not None:
+            for _ in self._iterator:
+                pass
+
     def _restart(self, epoch):
+        self._finish_pass()
         while epoch is not None and self._passes < epoch:
             for _ in self._iterable:
                 pass
