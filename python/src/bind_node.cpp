@@ -265,15 +265,15 @@ void bindNode(py::module_& m) {
                              "resumed from.")
       .def_property_readonly("save_requested", &Node::saveRequested)
       .def_property_readonly("cluster_averages", &Node::clusterAverages)
-      .def(
-          "metrics", [](const Node& node) { return metricsDict(node.metrics()); },
-          "The node's figures so far (forward_passes, backward_passes, samples, optimizer_steps, epoch, "
-          "stashed_versions, stashed_bytes, all_reduces, all_reduce_seconds, ...) and 'peers': bytes per peer.")
       .def_property_readonly("refused_requests", &Node::refusedRequests,
                              "Calls refused for a missing or wrong job token since start.")
       .def_property_readonly("rejected_messages", &Node::rejectedMessages,
                              "Messages rejected since start: malformed, from a sender that may not send them, "
                              "NaN or Inf, repeated micro-batch ids.")
+      .def(
+          "metrics", [](const Node& node) { return metricsDict(node.metrics()); },
+          "The node's figures so far (forward_passes, backward_passes, samples, optimizer_steps, epoch, "
+          "stashed_versions, stashed_bytes, all_reduces, all_reduce_seconds, ...) and 'peers': bytes per peer.")
       .def("named_parameters", [](Node& node) { return namedList(node.stage().namedParameters()); })
       .def("named_buffers", [](Node& node) { return namedList(node.stage().namedBuffers()); })
       .def_property_readonly("stashed_versions",

@@ -90,6 +90,9 @@ bool TransferReactor::appendPayloadLocked(SliceReader& payload) {
   } catch (const ProtocolError& error) {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     return false;
+  } catch (const std::exception& error) {  // the buffer the header declares could not be allocated
+    failLocked(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string("message payload: cannot hold it: ") + error.what());
+    return false;
   }
   return true;
 }

@@ -29,6 +29,12 @@ constexpr std::chrono::milliseconds kAbortDeadline{2000};
 // How long a pump waits for room in the forward queue before it looks at its stop flag again.
 constexpr std::chrono::milliseconds kPumpWait{200};
 
+/// The options with traffic counters, so that the node's server and every client it makes count their bytes.
+NodeOptions withTrafficCounters(NodeOptions options) {
+  if (!options.transport.traffic) options.transport.traffic = std::make_shared<TrafficCounters>();
+  return options;
+}
+
 /// The options with the job token of the node JSON unless the caller gave one; TLS all or nothing, since a
 /// node both serves (certificate and key) and calls its peers (CA).
 NodeOptions secured(NodeOptions options, const NodeConfig& config) {
@@ -37,12 +43,6 @@ NodeOptions secured(NodeOptions options, const NodeConfig& config) {
   const int tlsFiles = !transport.tlsCertFile.empty() + !transport.tlsKeyFile.empty() + !transport.tlsCaFile.empty();
   RAVNEST_CHECK_AS(ConfigError, tlsFiles == 0 || tlsFiles == 3, config.name(),
                    ": TLS needs a certificate, its key and the CA file together (got ", tlsFiles, " of the 3)");
-  return options;
-}
-
-/// The options with traffic counters, so that the node's server and every client it makes count their bytes.
-NodeOptions withTrafficCounters(NodeOptions options) {
-  if (!options.transport.traffic) options.transport.traffic = std::make_shared<TrafficCounters>();
   return options;
 }
 
@@ -217,7 +217,7 @@ struct Node::Impl {
   bool saveRequested = false;
   TrainingProgress progress;
   std::exception_ptr earlyStop;  // why the node stopped, when a failure stopped it; set at once
-
+};
 
 Node::Node(const std::string& configPath, NodeOptions options)
     : impl_(std::make_unique<Impl>(configPath, std::move(options))) {}
@@ -307,18 +307,21 @@ const NodeConfig& Node::config() const { return impl_->config; }
 const StageRouting& Node::routing() const { return impl_->routing; }
 Stage& Node::stage() { return impl_->stage; }
 uint64_t Node::clusterAverages() const { return impl_->averaging.completed(); }
+uint64_t Node::refusedRequests() const { return impl_->server.refusedRequests(); }
+uint64_t Node::rejectedMessages() const { return impl_->server.rejectedMessages(); }
 
 NodeMetricsSnapshot Node::metrics() const {
   NodeMetricsSnapshot snapshot{impl_->metrics.figures(),
                                detail::peerTraffic(impl_->config, *impl_->options.transport.traffic)};
+  // Kept by the server, which counts them on gRPC threads.
+  snapshot.figures["refused_requests"] = static_cast<double>(refusedRequests());
+  snapshot.figures["rejected_messages"] = static_cast<double>(rejectedMessages());
   // Messages waiting in each inbox now: bounded by TransportOptions::inboxCapacity (the soak test checks it).
   for (MessageKind kind : {MessageKind::kActivation, MessageKind::kGradient, MessageKind::kControl}) {
     snapshot.figures["queued_" + messageKindName(kind)] = static_cast<double>(impl_->server.inbox(kind).size());
   }
   return snapshot;
 }
-uint64_t Node::refusedRequests() const { return impl_->server.refusedRequests(); }
-uint64_t Node::rejectedMessages() const { return impl_->server.rejectedMessages(); }
 
 int Node::port() const { return impl_->server.port(); }
 

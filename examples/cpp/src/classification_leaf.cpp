@@ -1,8 +1,10 @@
 #include "classification_leaf.h"
 
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
 
 #include <torch/nn/functional/loss.h>
@@ -19,26 +21,33 @@ const at::Tensor& scoresOf(const std::vector<ravnest::NamedTensor>& modelOutput)
   return modelOutput.front().tensor;
 }
 
-std::ofstream truncated(const std::string& path) {
-  std::ofstream file(path, std::ios::trunc);
+void writeLine(const std::string& path, std::ios::openmode mode, const std::string& line) {
+  std::ofstream file(path, mode);
+  file << line;
   if (!file) throw std::runtime_error("cannot write " + path);
+}
+
+std::string lineOf(double value) {
+  std::ostringstream text;
   // Enough digits to read back the same float32 value.
-  file << std::setprecision(std::numeric_limits<float>::max_digits10);
-  return file;
+  text << std::setprecision(std::numeric_limits<float>::max_digits10) << value << '\n';
+  return text.str();
 }
 
 }  // namespace
 
-ClassificationLeaf::ClassificationLeaf(LabelBatches labels, const std::string& lossFile,
-                                       const std::string& accuracyFile)
-    : labels_(std::move(labels)), losses_(truncated(lossFile)), accuracies_(truncated(accuracyFile)) {}
+ClassificationLeaf::ClassificationLeaf(LabelBatches labels, std::string lossFile, std::string accuracyFile)
+    : labels_(std::move(labels)), lossFile_(std::move(lossFile)), accuracyFile_(std::move(accuracyFile)) {
+  writeLine(lossFile_, std::ios::trunc, "");
+  writeLine(accuracyFile_, std::ios::trunc, "");
+}
 
 at::Tensor ClassificationLeaf::loss(const std::vector<ravnest::NamedTensor>& modelOutput,
                                     const ravnest::MicroBatchInfo& info) {
   const at::Tensor& scores = scoresOf(modelOutput);
   const at::Tensor labels = trainingLabels(info).to(scores.device());
   at::Tensor loss = torch::nn::functional::cross_entropy(scores, labels);
-  losses_ << loss.item<float>() << '\n' << std::flush;
+  writeLine(lossFile_, std::ios::app, lineOf(loss.item<float>()));
   return loss;
 }
 
@@ -58,7 +67,7 @@ void ClassificationLeaf::endEvaluation() {
   const double accuracy = scored_ > 0 ? static_cast<double>(correct_) / static_cast<double>(scored_) : 0.0;
   correct_ = scored_ = 0;
   nextValidation_ = 0;
-  accuracies_ << accuracy << '\n' << std::flush;
+  writeLine(accuracyFile_, std::ios::app, lineOf(accuracy));
   std::cout << "Validation accuracy: " << std::fixed << std::setprecision(4) << accuracy << std::endl;
 }
 

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -21,8 +20,8 @@ namespace cpp_example {
 /// from its compute thread only.
 class ClassificationLeaf final : public ravnest::LeafHook {
  public:
-  /// Truncates `lossFile` and `accuracyFile`. Throws std::runtime_error when either cannot be opened.
-  ClassificationLeaf(LabelBatches labels, const std::string& lossFile, const std::string& accuracyFile);
+  /// Empties `lossFile` and `accuracyFile`. Throws std::runtime_error when either cannot be written.
+  ClassificationLeaf(LabelBatches labels, std::string lossFile, std::string accuracyFile);
 
   at::Tensor loss(const std::vector<ravnest::NamedTensor>& modelOutput, const ravnest::MicroBatchInfo& info) override;
   void evaluateBatch(const std::vector<ravnest::NamedTensor>& modelOutput,
@@ -37,8 +36,10 @@ class ClassificationLeaf final : public ravnest::LeafHook {
   size_t nextValidation_ = 0;
   int64_t correct_ = 0;
   int64_t scored_ = 0;
-  std::ofstream losses_;
-  std::ofstream accuracies_;
+  // Opened for each line, as the Python leaf does: a Python provider sharing the folder removes both files
+  // when its node starts, which is before training can begin.
+  std::string lossFile_;
+  std::string accuracyFile_;
 };
 
 }  // namespace cpp_example
