@@ -14,7 +14,9 @@ namespace ravnest::detail {
 /// rethrows it. Thread-safe.
 class InFlightWindow {
  public:
-  InFlightWindow(std::string nodeName, size_t limit);
+  /// `backwardSource` names the node the backward passes come from, "node_2 (host:port)", for timeout messages;
+  /// empty on a one-node cluster.
+  InFlightWindow(std::string nodeName, size_t limit, std::string backwardSource);
 
   /// Takes a slot, waiting up to `timeout` for one. Throws the node's failure, or TimeoutError.
   void acquire(std::chrono::milliseconds timeout);
@@ -28,8 +30,12 @@ class InFlightWindow {
  private:
   void throwIfFailedLocked() const;
 
+  /// " from node_2 (host:port)", or empty.
+  std::string fromSource() const;
+
   const std::string nodeName_;
   const size_t limit_;
+  const std::string backwardSource_;
   mutable std::mutex mutex_;
   std::condition_variable slotFreedOrFailed_;
   size_t inFlight_ = 0;

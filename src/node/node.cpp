@@ -46,6 +46,14 @@ NodeOptions secured(NodeOptions options, const NodeConfig& config) {
   return options;
 }
 
+/// The node whose backward passes reach this stage, as timeout messages name it; empty for the last stage.
+std::string backwardSource(const NodeConfig& config) {
+  const size_t next = static_cast<size_t>(config.stageIndex) + 1;
+  if (next >= config.clusterNodes.size()) return {};
+  const ClusterMember& member = config.clusterNodes[next];
+  return member.name() + " (" + member.address + ")";
+}
+
 size_t inFlightLimit(const NodeOptions& options, const NodeConfig& config) {
   return static_cast<size_t>(options.maxInFlight > 0 ? options.maxInFlight : config.clusterLength);
 }
@@ -65,7 +73,7 @@ struct Node::Impl {
                   SchedulePolicy(options.schedule, inFlightLimit(options, config))),
         links(config, options.transport),
         admission(config, plan, links),
-        window(config.name(), inFlightLimit(options, config)),
+        window(config.name(), inFlightLimit(options, config), backwardSource(config)),
         predictions(config.name()),
         averaging(server, config, options, stage, metrics),
         heartbeat(config, plan.peers(), options.transport, options.heartbeatInterval, options.peerLossGrace,
