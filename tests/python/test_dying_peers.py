@@ -14,8 +14,9 @@ from pipeline_harness import PYTHON
 
 # The providers' default peer_loss_grace, in seconds: how long a neighbour may miss its heartbeats.
 PEER_LOSS_GRACE = 10
-# What stopping may take beyond that deadline: the checkpoint and the interpreter's exit on a busy machine.
-EXIT_SLACK = 15
+# What stopping may take beyond that deadline: the checkpoint and the interpreter's exit on a busy 2-core machine
+# (12-14 s in all were measured with other test suites running beside this one).
+EXIT_SLACK = 20
 EPOCHS = 8
 BATCHES_PER_EPOCH = 23  # 1437 training images in batches of 64
 
@@ -89,11 +90,11 @@ def test_killed_stem_stops_root_and_leaf_in_time_and_a_resumed_run_finishes(tmp_
         assert "node_1" in text[name] and stem_address in text[name], text[name][-3000:]
         assert "ravnest._C.NetworkError" in text[name] or "ravnest._C.TimeoutError" in text[name], text[name][-3000:]
         assert "checkpoint written to" in text[name], text[name][-3000:]
-    assert seconds < PEER_LOSS_GRACE + EXIT_SLACK
+    assert seconds < PEER_LOSS_GRACE + EXIT_SLACK, (seconds, {name: text[name][-2000:] for name in survivors})
     root, leaf = checkpoint_progress(tmp_path, "node_0"), checkpoint_progress(tmp_path, "node_2")
     assert checkpoint_progress(tmp_path, "node_1") is None  # SIGKILL leaves no time for one
-    assert root["next_epoch"] >= 2 and 0 < root["backward_passes"] <= leaf["backward_passes"]
-    assert root["next_epoch"] * BATCHES_PER_EPOCH + root["next_batch"] == root["backward_passes"]
+    assert root["next_epoch"] >= 2 and 0 < root["backward_passes"] <= leaf["backward_passes"], (root, leaf)
+    assert root["next_epoch"] * BATCHES_PER_EPOCH + root["next_batch"] == root["backward_passes"], root
     accuracies_before = len((tmp_path / "val_accuracies.txt").read_text().split())
 
     codes, seconds = wait_all(start(tmp_path, {"RAVNEST_RESUME": "1"}), 240)
@@ -102,9 +103,9 @@ def test_killed_stem_stops_root_and_leaf_in_time_and_a_resumed_run_finishes(tmp_
     assert "resume=True, but there is no checkpoint" in text["node_1"]
     accuracies = [float(line) for line in (tmp_path / "val_accuracies.txt").read_text().split()]
     # The resumed run validated the epochs it had left (the interrupted epoch included), not all of them again.
-    assert accuracies_before + (EPOCHS - root["next_epoch"]) == len(accuracies)
+    assert accuracies_before + (EPOCHS - root["next_epoch"]) == len(accuracies), (accuracies_before, root, accuracies)
     print(f"resumed at epoch {root['next_epoch']} batch {root['next_batch']}; final accuracy {accuracies[-1]:.3f}")
-    assert accuracies[-1] >= 0.85
+    assert accuracies[-1] >= 0.85, accuracies
     for name in ("node_0", "node_1", "node_2"):
         assert checkpoint_progress(tmp_path, name) is None  # removed once training ended normally
 
