@@ -4,12 +4,18 @@ For N = 2, 3, 4 processes on this machine and float32 buffers of 1, 16 and 128 M
 all-reduces alternately, call after call, and rank 0 prints the median time per call, the bus bandwidth
 (size * 2(N-1)/N / time) of each and the ratio ravnest / Gloo. Compressed ravnest variants are reported too.
 
+Next to the wall-clock figures it prints the CPU time (user + system, all threads) one call costs, summed over
+the N processes, and Gloo's CPU time / ravnest's. With N processes on a machine of few cores the all-reduce is
+CPU-bound, so this ratio predicts the wall-clock ratio on a quiet machine; unlike wall-clock time it barely
+moves when other work shares the machine.
+
 Run:  /usr/bin/python3 tests/benchmarks/allreduce_benchmark.py [--sizes-mib 1 16 128] [--ranks 2 3 4] [--calls 5]
           [--segment-mib 16] [--codecs none fp16 int8-blockwise]
 """
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -37,11 +43,25 @@ def exchange_ports(port, world_size):
     return [int(t.item()) for t in gathered]
 
 
+def process_cpu_seconds():
+    """User + system CPU time of every thread of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(call):
+    """(wall seconds, CPU seconds of this process) of one call, started together on every rank."""
     dist.barrier()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), process_cpu_seconds()
     call()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, process_cpu_seconds() - start_cpu
+
+
+def summed_over_ranks(values):
+    """Element-wise sums of `values` (one float per call) over all ranks."""
+    total = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(total)
+    return total.tolist()
 
 
 def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs):
@@ -63,16 +83,18 @@ def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs):
             dist.all_reduce(buffer)
             buffer.div_(world_size)
 
-        times = {"gloo": []}
-        times.update({codec: [] for codec in codecs})
+        times = {name: [] for name in ["gloo", *codecs]}
+        cpu = {name: [] for name in times}
         for call in range(calls + 1):  # the first call of each warms up connections and buffers
             samples = {"gloo": timed(gloo)}
             for codec, reducer in reducers.items():
                 samples[codec] = timed(lambda: reducer.average_({"buffer": buffer}))
             if call > 0:
-                for name, seconds in samples.items():
+                for name, (seconds, cpu_seconds) in samples.items():
                     times[name].append(seconds)
-        rows.append((size_mib, {name: statistics.median(values) for name, values in times.items()}))
+                    cpu[name].append(cpu_seconds)
+        rows.append((size_mib, {name: (statistics.median(times[name]), statistics.median(summed_over_ranks(cpu[name])))
+                                for name in times}))
         del reducers
     dist.barrier()
     server.shutdown()
@@ -84,11 +106,13 @@ def report(world_size, rows, codecs):
     for size_mib, medians in rows:
         size = size_mib * (1 << 20)
         bus = lambda seconds: size * 2 * (world_size - 1) / world_size / seconds / 1e9
-        gloo = medians["gloo"]
-        print(f"N={world_size} {size_mib:4d} MiB  gloo {gloo * 1e3:8.1f} ms {bus(gloo):6.2f} GB/s", end="")
+        gloo, gloo_cpu = medians["gloo"]
+        print(f"N={world_size} {size_mib:4d} MiB  gloo {gloo * 1e3:8.1f} ms {bus(gloo):6.2f} GB/s "
+              f"cpu {gloo_cpu * 1e3:7.1f} ms", end="")
         for codec in codecs:
-            ours = medians[codec]
-            print(f" | ravnest {codec} {ours * 1e3:8.1f} ms {bus(ours):6.2f} GB/s {gloo / ours:5.2f}x", end="")
+            ours, ours_cpu = medians[codec]
+            print(f" | ravnest {codec} {ours * 1e3:8.1f} ms {bus(ours):6.2f} GB/s {gloo / ours:5.2f}x "
+                  f"cpu {ours_cpu * 1e3:7.1f} ms {gloo_cpu / ours_cpu:5.2f}x", end="")
         print(flush=True)
 
 
@@ -108,6 +132,7 @@ def main():
             report(world_size, rows, args.codecs)
         return
     print("ratio = gloo time / ravnest time (bus bandwidth ratio); bar: >= 1.0 at 16 and 128 MiB, uncompressed")
+    print("cpu = median CPU time (user + system) of one call, summed over the ranks; its ratio = gloo / ravnest")
     for world_size in args.ranks:
         store_port = free_port()
         command = [sys.executable, os.path.abspath(__file__), "--calls", str(args.calls), "--segment-mib",
