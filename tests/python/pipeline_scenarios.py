@@ -71,8 +71,25 @@ class NestedNet(nn.Module):
         return self.head(x)
 
 
-_MODELS = {"cnn": lambda: CNN(dropout=0.0), "skip": SkipNet, "kwargs": MaskedNet, "nested": NestedNet}
-_INPUT_SHAPES = {"cnn": (1, 8, 8), "skip": (16,), "kwargs": (16,), "nested": (16,)}
+class UnsavedBufferNet(nn.Module):
+    """Reads a buffer registered with persistent=False (as BERT's position_ids): it is not in the model's
+    state dict, so a fused state dict must leave it out to load strictly."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(16, 32)
+        self.register_buffer("offsets", torch.linspace(-1.0, 1.0, 32), persistent=False)
+        self.middle = nn.Linear(32, 32)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        hidden = torch.tanh(self.stem(x.flatten(1)) + self.offsets)
+        return self.head(torch.tanh(self.middle(hidden)))
+
+
+_MODELS = {"cnn": lambda: CNN(dropout=0.0), "skip": SkipNet, "kwargs": MaskedNet, "nested": NestedNet,
+           "unsaved_buffer": UnsavedBufferNet}
+_INPUT_SHAPES = {"cnn": (1, 8, 8), "skip": (16,), "kwargs": (16,), "nested": (16,), "unsaved_buffer": (16,)}
 
 
 def build_model(spec):

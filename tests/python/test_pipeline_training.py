@@ -131,6 +131,15 @@ def test_fused_nested_model_loads_strictly_and_predicts_like_the_pipeline(tmp_pa
     assert not torch.equal(initial["blocks.0.inner.1.running_mean"], trained["blocks.0.inner.1.running_mean"])
 
 
+def test_fused_state_dict_leaves_out_buffers_the_model_does_not_save(tmp_path, monkeypatch):
+    spec = {"model": "unsaved_buffer", "optimizer": "adam", "update_frequency": 1, "batches": 12,
+            "max_in_flight": 1}
+    train_cleanly(tmp_path, spec)
+    saved = {key for path in (tmp_path / "trained" / "cluster_0").glob("submod_*.pt") for key in torch.load(path)}
+    assert "offsets" in saved  # the stage that reads it saves it: model_fusion has something to leave out
+    assert_matches_reference(tmp_path, spec, monkeypatch)  # the model's keys only, loaded strictly
+
+
 def test_custom_trainer_subclass_with_keyword_inputs_matches_single_process_training(tmp_path, monkeypatch):
     spec = {"model": "kwargs", "optimizer": "sgd", "update_frequency": 1, "batches": 20, "max_in_flight": 1,
             "custom_trainer": True}

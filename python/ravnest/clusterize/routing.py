@@ -42,11 +42,19 @@ def build_routing(graph_module, model_inputs, stages, value_infos):
     return [
         dict(shared,
              stage=stage.index,
+             unsaved_buffers=unsaved_buffers(stage.module),
              inputs=[dict(name=name, source=source(name), **describe(name)) for name in stage.inputs],
              outputs=[dict(name=name, consumers=consumers.get(name, []), model_output=name in in_model_output,
                            **describe(name)) for name in stage.outputs])
         for stage in stages
     ]
+
+
+def unsaved_buffers(stage_module):
+    """The stage's buffers that the model's state dict leaves out (registered with persistent=False), by
+    state-dict name: TorchScript forgets which buffers those are, and model_fusion must leave them out."""
+    saved = set(stage_module.state_dict())
+    return [name for name, _ in stage_module.named_buffers() if name not in saved]
 
 
 def _structure(argument):

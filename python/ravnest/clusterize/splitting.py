@@ -148,7 +148,7 @@ def _build_stage(graph_module, index, nodes):
         env[node] = graph.node_copy(node, lookup)
     graph.output(tuple(env[node] for node in outputs))
     module = torch.fx.GraphModule(graph_module, graph, f"Stage{index}")
-    _keep_unsaved_buffers_unsaved(graph_module, module)
+    keep_unsaved_buffers_unsaved(graph_module, module)
     return Stage(index, module, [n.name for n in inputs], [n.name for n in outputs])
 
 
@@ -156,13 +156,14 @@ def _unique(items):
     return list(dict.fromkeys(items))
 
 
-def _keep_unsaved_buffers_unsaved(graph_module, stage_module):
-    """GraphModule saves every tensor attribute it copies; keep state-dict keys equal to the model's."""
-    saved = set(graph_module.state_dict())
-    for name, _ in list(stage_module.named_buffers()):
+def keep_unsaved_buffers_unsaved(model, graph_module):
+    """GraphModule saves every tensor attribute it copies (register_buffer's default, persistent=True): marks
+    the buffers of `graph_module` that `model` does not save as not saved, so state-dict keys stay the model's."""
+    saved = set(model.state_dict())
+    for name, _ in list(graph_module.named_buffers()):
         if name not in saved:
             owner_name, _, field = name.rpartition(".")
-            stage_module.get_submodule(owner_name)._non_persistent_buffers_set.add(field)
+            graph_module.get_submodule(owner_name)._non_persistent_buffers_set.add(field)
 
 
 def _refuse_shared_state(graph_module, stages):

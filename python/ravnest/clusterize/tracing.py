@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.fx
 
+from .splitting import keep_unsaved_buffers_unsaved
+
 
 class _Tracer(torch.fx.Tracer):
     # Buffers read in forward() (masks, running statistics) become graph reads of the buffer rather
@@ -49,7 +51,9 @@ def trace_model(model, example_args, example_kwargs, leaf_modules=()):
             _erase_with_users(graph, placeholder)
         elif placeholder.users:
             inputs.append(ModelInput(placeholder.name, parameter.name, position))
-    return torch.fx.GraphModule(tracer.root, graph, type(model).__name__), inputs
+    graph_module = torch.fx.GraphModule(tracer.root, graph, type(model).__name__)
+    keep_unsaved_buffers_unsaved(model, graph_module)
+    return graph_module, inputs
 
 
 def _erase_with_users(graph, node):
