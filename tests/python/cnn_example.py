@@ -14,11 +14,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cnn"
 
 
 def copy_example(folder, rams_gb=None, example=EXAMPLE):
-    """Copies the scripts of `example` (a folder of examples/) into `folder` and runs its cluster formation.
-    `rams_gb` replaces the providers of the example's node_configs.json with one provider per value, offering
-    that much memory."""
-    for name in ("cluster_formation.py", "data.py", "models.py", "provider.py"):
-        shutil.copy(example / name, folder / name)
+    """Copies the Python scripts of `example` (a folder of examples/) into `folder` and runs its cluster
+    formation. `rams_gb` replaces the providers of the example's node_configs.json with one provider per value,
+    offering that much memory."""
+    for script in example.glob("*.py"):
+        shutil.copy(script, folder / script.name)
     configs = json.loads((example / "node_data" / "node_configs.json").read_text())
     if rams_gb is not None:
         configs = {str(i): {"IP": "", "benchmarks": {"ram": ram, "bandwidth": 100}} for i, ram in enumerate(rams_gb)}

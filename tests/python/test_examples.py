@@ -1,4 +1,4 @@
-"""Smoke tests of the ResNet-50, Inception-V3 and sorter examples: cluster formation, then one short epoch on
+"""Smoke tests of the ResNet-50, Inception-V3, sorter and BERT examples: cluster formation, then one short epoch on
 three providers through ravnest.launch; the training loss must go down."""
 
 from pathlib import Path
@@ -25,6 +25,8 @@ def assert_loss_went_down(folder):
     ("resnet50", ["--epochs", "1", "--train-size", "960", "--val-size", "32"]),
     ("inception_v3", ["--epochs", "1", "--train-size", "960", "--val-size", "32"]),
     ("sorter", ["--epochs", "1", "--samples", "3200"]),
+    # 20 updates of 16 micro-batches: the leaf writes one loss per update.
+    ("bert", ["--epochs", "1", "--samples", "10240"]),
 ])
 def test_example_trains_one_short_epoch(tmp_path, example, arguments):
     copy_example(tmp_path, example=EXAMPLES / example)
@@ -33,3 +35,5 @@ def test_example_trains_one_short_epoch(tmp_path, example, arguments):
     assert_loss_went_down(tmp_path)
     if example == "sorter":
         assert "held-out accuracy" in result.stdout
+    if example == "bert":
+        assert "held-out masked-word accuracy" in result.stdout
