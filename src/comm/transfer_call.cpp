@@ -10,11 +10,25 @@ void TransferCall::start() {
 void TransferCall::writeNext() {
   if (frames_.empty()) {
     StartWritesDone();
-  } else if (nextFrame_ + 1 < frames_.size()) {
-    StartWrite(&frames_[nextFrame_++]);
-  } else if (nextFrame_ + 1 == frames_.size()) {
+    return;
+  }
+  grpc::ByteBuffer* frame = nullptr;
+  bool last = false;
+  {
+    // The next write is picked on the thread that starts the call, then on whichever gRPC thread completes the
+    // previous write. gRPC orders those inside its own (uninstrumented) library; the lock states the hand-off
+    // in our code, where ThreadSanitizer sees it. It is released before gRPC is called, which may complete the
+    // write on this thread.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (nextFrame_ == frames_.size()) return;
+    frame = &frames_[nextFrame_++];
+    last = nextFrame_ == frames_.size();
+  }
+  if (last) {
     // The last frame carries the half-close, which saves the server one more read.
-    StartWriteLast(&frames_[nextFrame_++], grpc::WriteOptions());
+    StartWriteLast(frame, grpc::WriteOptions());
+  } else {
+    StartWrite(frame);
   }
 }
 

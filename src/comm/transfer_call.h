@@ -30,7 +30,7 @@ class TransferCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc
 
   std::vector<grpc::ByteBuffer> frames_;
   size_t nextFrame_ = 0;
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards nextFrame_, done_ and status_
   std::condition_variable callEnded_;
   bool done_ = false;
   grpc::Status status_;
