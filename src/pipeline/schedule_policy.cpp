@@ -20,6 +20,8 @@ SchedulePolicy::SchedulePolicy(ScheduleKind kind, size_t maxDeferredWeight)
 std::optional<WorkKind> SchedulePolicy::pick(const ReadyWork& ready) const {
   if (ready.urgent > 0) return WorkKind::kUrgent;
   if (ready.weight >= maxDeferredWeight_) return WorkKind::kWeight;
+  const bool forwardFirst = splitsBackward() && ready.afterBackward;
+  if (forwardFirst && ready.forward > 0) return WorkKind::kForward;
   if (ready.backward > 0) return WorkKind::kBackward;
   if (ready.forward > 0) return WorkKind::kForward;
   if (ready.weight > 0) return WorkKind::kWeight;

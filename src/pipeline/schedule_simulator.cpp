@@ -1,5 +1,5 @@
-// The simulator keeps, per stage, the same three counts a node's Scheduler hands to the SchedulePolicy
-// (forward work, backward work, deferred W) plus which micro-batch each queue holds, and an event queue of
+// The simulator keeps, per stage, what a node's Scheduler hands to the SchedulePolicy (forward work, backward
+// work, deferred W, whether the last F or B was a B) plus which micro-batch each queue holds, and an event queue of
 // completions and arrivals in simulated time. Whenever a stage is free it asks the policy, exactly as the
 // compute thread does after each piece of work, and books the chosen work for its duration.
 #include "ravnest/pipeline/schedule_simulator.h"
@@ -31,6 +31,7 @@ struct Event {
 struct StageState {
   std::deque<int64_t> forward, backward, deferredWeight;
   bool busy = false;
+  bool afterBackward = false;
   double busySeconds = 0;
 };
 
@@ -53,10 +54,15 @@ class Simulation {
     admit();
     dispatchAll();
     while (!events_.empty()) {
-      const Event event = events_.top();
-      events_.pop();
-      now_ = event.time;
-      handle(event);
+      // Everything that happens at one instant is known before any stage picks, as a node's compute thread
+      // would see an input arriving just as its work ends; picking in between would let the booking order of
+      // simultaneous events decide the schedule.
+      now_ = events_.top().time;
+      while (!events_.empty() && events_.top().time <= now_) {
+        const Event event = events_.top();
+        events_.pop();
+        handle(event);
+      }
       dispatchAll();
     }
     RAVNEST_CHECK(finished_ == setup_.microBatches, "the simulated pipeline stalled after ", finished_, " of ",
@@ -120,8 +126,10 @@ class Simulation {
   void dispatch(int stage) {
     StageState& state = stages_[stage];
     if (state.busy) return;
-    const auto work = policy_.pick({0, state.backward.size(), state.forward.size(), state.deferredWeight.size()});
+    const auto work = policy_.pick(
+        {0, state.backward.size(), state.forward.size(), state.deferredWeight.size(), state.afterBackward});
     if (!work) return;
+    if (*work != WorkKind::kWeight) state.afterBackward = *work == WorkKind::kBackward;
     std::deque<int64_t>& queue = *work == WorkKind::kBackward ? state.backward
                                  : *work == WorkKind::kForward ? state.forward
                                                                : state.deferredWeight;

@@ -39,7 +39,7 @@ void Scheduler::setDeferredWeight(size_t count) {
 }
 
 ReadyWork Scheduler::readyLocked() const {
-  return {urgent_.size(), backward_.size(), forward_.size(), deferredWeight_};
+  return {urgent_.size(), backward_.size(), forward_.size(), deferredWeight_, afterBackward_};
 }
 
 std::optional<Scheduler::Work> Scheduler::next(std::chrono::milliseconds timeout) {
@@ -51,6 +51,7 @@ std::optional<Scheduler::Work> Scheduler::next(std::chrono::milliseconds timeout
   });
   if (!kind) return std::nullopt;
   if (*kind == WorkKind::kWeight) return Work{*kind, Message{}};
+  if (*kind != WorkKind::kUrgent) afterBackward_ = *kind == WorkKind::kBackward;
   std::deque<Message>& queue =
       *kind == WorkKind::kUrgent ? urgent_ : *kind == WorkKind::kBackward ? backward_ : forward_;
   Work work{*kind, std::move(queue.front())};

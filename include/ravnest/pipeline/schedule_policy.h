@@ -34,14 +34,19 @@ struct ReadyWork {
   size_t backward = 0;
   size_t forward = 0;
   size_t weight = 0;  // deferred W passes
+  /// Whether the stage's last F or B was a B.
+  bool afterBackward = false;
 };
 
 /// The scheduling decision, and nothing else: no clock, no threads, no queues. The node's Scheduler asks it
 /// under its lock and the schedule simulator asks it at simulated times, so both run the same logic.
 ///
-/// Both schedules run backward work before forward work (a pending gradient unblocks the stage upstream).
-/// ZB runs W only when nothing else is ready, unless `maxDeferredWeight` W passes are waiting: then W first,
-/// which bounds the activations held for W as the in-flight limit bounds them under 1F1B.
+/// 1F1B runs backward work before forward work (a pending gradient unblocks the stage upstream). ZB does too,
+/// except right after a B: then a ready F goes first, ZB-H1's F B W order. Preferring B there would send the
+/// next micro-batch down late, the later stages would run out of F and spend their deferred W passes early,
+/// and those W passes are what fills the drain at the end (ZB-H1's whole gain over 1F1B). ZB runs W only when
+/// nothing else is ready, unless `maxDeferredWeight` W passes are waiting: then W first, which bounds the
+/// activations held for W as the in-flight limit bounds them under 1F1B.
 class SchedulePolicy {
  public:
   SchedulePolicy(ScheduleKind kind, size_t maxDeferredWeight);

@@ -60,6 +60,7 @@ class Scheduler {
   std::deque<Message> backward_;
   std::deque<Message> forward_;
   size_t deferredWeight_ = 0;
+  bool afterBackward_ = false;  // the last F or B handed out was a B
   bool closed_ = false;
 };
 

@@ -99,6 +99,28 @@ TEST(SchedulerTest, ZeroBubbleRunsDeferredWeightPassesWhenNothingElseIsReadyOrAt
   EXPECT_FALSE(scheduler.next(milliseconds(10)).has_value());
 }
 
+TEST(SchedulerTest, ZeroBubbleRunsAReadyForwardPassRightAfterEachBackwardPass) {
+  Scheduler scheduler(8, SchedulePolicy(ScheduleKind::kZeroBubble, 8));
+  ASSERT_TRUE(scheduler.pushForward(work(MessageKind::kActivation, 1), milliseconds(10)));
+  ASSERT_TRUE(scheduler.pushForward(work(MessageKind::kActivation, 2), milliseconds(10)));
+  scheduler.pushBackward(work(MessageKind::kGradient, 3));
+  scheduler.pushBackward(work(MessageKind::kGradient, 4));
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 3u) << "B before F";
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 1u) << "after a B, F first (ZB-H1's F B W order)";
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 4u);
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 2u);
+}
+
+TEST(SchedulerTest, OneFOneBAlwaysRunsBackwardWorkFirst) {
+  Scheduler scheduler(8, kOneFOneB);
+  ASSERT_TRUE(scheduler.pushForward(work(MessageKind::kActivation, 1), milliseconds(10)));
+  scheduler.pushBackward(work(MessageKind::kGradient, 2));
+  scheduler.pushBackward(work(MessageKind::kGradient, 3));
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 2u);
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 3u);
+  EXPECT_EQ(scheduler.next(milliseconds(10))->message.id, 1u);
+}
+
 TEST(SchedulePolicyTest, NamesParseAndUnknownNamesAreRefused) {
   EXPECT_EQ(parseSchedule("zb"), ScheduleKind::kZeroBubble);
   EXPECT_EQ(parseSchedule("1f1b"), ScheduleKind::kOneFOneB);
