@@ -41,7 +41,7 @@ void ComputeLoop::runOnComputeThread() {
   }
   // The shutdown marker and the last gradients leave before the compute thread ends.
   for (auto& [stage, outbox] : outboxes_) outbox->close();
-  logger(context_.config.name())->info("{}", clock_.summary());
+  clock_.publishWall();
 }
 
 void ComputeLoop::handle(Scheduler::Work work) {

@@ -59,6 +59,8 @@ class ComputeLoop {
   void runOnComputeThread();
 
   bool saveRequested() const { return saveRequested_; }
+  /// Whether the loop ended at the shutdown marker (not because the node was closed or stopped early).
+  bool finishedTraining() const { return !running_; }
   /// The epoch and backward passes so far (counting on from NodeOptions::resumeFrom).
   TrainingProgress progress() const { return {epoch_, backwardPasses_}; }
 

@@ -1,6 +1,7 @@
 #include "ravnest/node/node.h"
 
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "node/peer_traffic.h"
 #include "node/prediction_mailbox.h"
 #include "node/stage_plan.h"
+#include "node/training_summary.h"
 #include "ravnest/comm/peer_server.h"
 #include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"
@@ -129,6 +131,7 @@ struct Node::Impl {
     }
     // Finished normally: the neighbours stop watching this node's heartbeat before its process goes away.
     if (!failure) links.tellBestEffort(plan.peers(), detail::farewellMessage(), kAbortDeadline);
+    if (!failure && loop.finishedTraining()) printSummary();
     const auto stopReason = failure ? failure : std::make_exception_ptr(Error(config.name() + " has shut down"));
     window.fail(stopReason);
     predictions.fail(stopReason);
@@ -137,6 +140,26 @@ struct Node::Impl {
     saveRequested = loop.saveRequested();
     progress = loop.progress();
     computeStopped.notify_all();
+  }
+
+  /// The node's figures now: its own, the traffic with each peer, the server's counts and the inboxes' sizes.
+  NodeMetricsSnapshot snapshot() {
+    NodeMetricsSnapshot figures{metrics.figures(), detail::peerTraffic(config, *options.transport.traffic)};
+    // Kept by the server, which counts them on gRPC threads.
+    figures.figures["refused_requests"] = static_cast<double>(server.refusedRequests());
+    figures.figures["rejected_messages"] = static_cast<double>(server.rejectedMessages());
+    // Messages waiting in each inbox now: bounded by TransportOptions::inboxCapacity (the soak test checks it).
+    for (MessageKind kind : {MessageKind::kActivation, MessageKind::kGradient, MessageKind::kControl}) {
+      figures.figures["queued_" + messageKindName(kind)] = static_cast<double>(server.inbox(kind).size());
+    }
+    return figures;
+  }
+
+  /// The last thing a node says about a training run that ended at the shutdown marker: one line on stdout,
+  /// whatever the log level, so that every provider's output ends with where its time went.
+  void printSummary() {
+    std::printf("%s\n", detail::trainingSummary(config.name(), snapshot()).c_str());
+    std::fflush(stdout);
   }
 
   /// Stops the node because of `failure` (the first one wins) from any thread: logs it, wakes every waiting
@@ -318,18 +341,7 @@ uint64_t Node::clusterAverages() const { return impl_->averaging.completed(); }
 uint64_t Node::refusedRequests() const { return impl_->server.refusedRequests(); }
 uint64_t Node::rejectedMessages() const { return impl_->server.rejectedMessages(); }
 
-NodeMetricsSnapshot Node::metrics() const {
-  NodeMetricsSnapshot snapshot{impl_->metrics.figures(),
-                               detail::peerTraffic(impl_->config, *impl_->options.transport.traffic)};
-  // Kept by the server, which counts them on gRPC threads.
-  snapshot.figures["refused_requests"] = static_cast<double>(refusedRequests());
-  snapshot.figures["rejected_messages"] = static_cast<double>(rejectedMessages());
-  // Messages waiting in each inbox now: bounded by TransportOptions::inboxCapacity (the soak test checks it).
-  for (MessageKind kind : {MessageKind::kActivation, MessageKind::kGradient, MessageKind::kControl}) {
-    snapshot.figures["queued_" + messageKindName(kind)] = static_cast<double>(impl_->server.inbox(kind).size());
-  }
-  return snapshot;
-}
+NodeMetricsSnapshot Node::metrics() const { return impl_->snapshot(); }
 
 int Node::port() const { return impl_->server.port(); }
 

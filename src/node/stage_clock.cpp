@@ -1,7 +1,5 @@
 #include "node/stage_clock.h"
 
-#include <cstdio>
-
 namespace ravnest::detail {
 namespace {
 
@@ -32,16 +30,6 @@ void StageClock::publishWall() {
   const double wall = seconds(now() - started_);
   metrics_.set("wall_seconds", wall);
   metrics_.set("bubble_fraction", wall > 0 ? idle_ / wall : 0.0);
-}
-
-std::string StageClock::summary() const {
-  const double wall = seconds(now() - started_);
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "time: wall %.2f s, F %.2f s, B %.2f s, W %.2f s, optimizer %.2f s, idle %.2f s, bubble %.3f", wall,
-                busy_[kForward], busy_[kBackward], busy_[kWeight], busy_[kOptimizer], idle_,
-                wall > 0 ? idle_ / wall : 0.0);
-  return line;
 }
 
 }  // namespace ravnest::detail

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <chrono>
-#include <string>
 
 #include "ravnest/node/node_metrics.h"
 
@@ -26,11 +25,10 @@ class StageClock {
   void start();
   void addBusy(Busy kind, Clock::duration duration);
   void addIdle(Clock::duration duration);
-  /// One line: wall, busy per kind, idle and the bubble fraction.
-  std::string summary() const;
+  /// Updates `wall_seconds` and `bubble_fraction` to now (each addition does too).
+  void publishWall();
 
  private:
-  void publishWall();
 
   NodeMetrics& metrics_;
   Clock::time_point started_{};
