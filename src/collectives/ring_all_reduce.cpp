@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <thread>
 
+#include "collectives/arrival_registry.h"
 #include "collectives/chunk_router.h"
 #include "collectives/ring_layout.h"
 #include "collectives/segment_sender.h"
@@ -19,6 +21,32 @@ using Clock = std::chrono::steady_clock;
 /// Segments of one ring on the wire at once: enough to keep the link busy while acknowledgements travel.
 constexpr int kSegmentsInFlight = 4;
 
+/// While a ring's round runs, the transport adds its reduce-scatter segments into `sums` as they arrive. The
+/// window closes with the round; after a failure, segments of that round may still be arriving, so the ring
+/// drops its `sums` (the next round allocates another) and the late ones land in memory no one reads.
+class ArrivalWindow {
+ public:
+  ArrivalWindow(detail::ArrivalRegistry& registry, size_t ring, uint64_t round, at::Tensor& sums,
+                const at::Tensor& values)
+      : registry_(registry), ring_(ring), sums_(sums) {
+    registry_.open(ring, round, sums, values);
+  }
+  ~ArrivalWindow() {
+    registry_.close(ring_);
+    if (!completed_) sums_ = at::Tensor();
+  }
+  ArrivalWindow(const ArrivalWindow&) = delete;
+  ArrivalWindow& operator=(const ArrivalWindow&) = delete;
+
+  void completed() { completed_ = true; }
+
+ private:
+  detail::ArrivalRegistry& registry_;
+  const size_t ring_;
+  at::Tensor& sums_;
+  bool completed_ = false;
+};
+
 }  // namespace
 
 RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank, int ringSize,
@@ -29,7 +57,8 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
       ringSize_(ringSize),
       rings_(std::move(rings)),
       options_(std::move(options)),
-      router_(std::make_unique<detail::ChunkRouter>(server.inbox(MessageKind::kRingChunk))) {
+      router_(std::make_unique<detail::ChunkRouter>(server.inbox(MessageKind::kRingChunk))),
+      arrivals_(std::make_unique<detail::ArrivalRegistry>(rings_.size())) {
   RAVNEST_CHECK(ringSize >= 1 && rank >= 0 && rank < ringSize, "all-reduce: rank ", rank,
                 " is outside a ring of size ", ringSize);
   const int64_t segmentElements = options_.segmentBytes / static_cast<int64_t>(sizeof(float));
@@ -48,13 +77,34 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
     }
   }
   server_.setValidator(MessageKind::kRingChunk, [this](const Message& message) { validateChunk(message); });
+  server_.setArrivalPlanner(
+      [this](const Message& header, const TensorMeta& tensor) { return planArrival(header, tensor); });
 }
 
 RingAllReduce::~RingAllReduce() {
+  server_.setArrivalPlanner({});
   server_.setValidator(MessageKind::kRingChunk, {});
 }
 
 void RingAllReduce::validateChunk(const Message& message) const {
+  const at::Tensor values = message.tensors.empty() ? at::Tensor() : message.tensors.front().tensor;
+  checkChunk(message, message.tensors.size(), values.defined() ? static_cast<size_t>(values.dim()) : 0,
+             values.defined() ? values.numel() : 0, values.defined() ? values.scalar_type() : at::kFloat);
+}
+
+std::optional<ArrivalReduction> RingAllReduce::planArrival(const Message& header, const TensorMeta& tensor) {
+  const size_t ringIndex = checkChunk(header, 1, tensor.shape.size(), tensor.numel(), tensor.dtype);
+  const RingTag& tag = header.ring;
+  if (tag.phase != 0 || tensor.codec != CodecKind::kNone || tensor.dtype != at::kFloat) return std::nullopt;
+  const detail::RingLayout& layout = layouts_[ringIndex];
+  const int previous = (rank_ + ringSize_ - 1) % ringSize_;
+  const int chunk = detail::sentChunk(previous, ringSize_, 0, static_cast<int>(tag.step));
+  const int64_t begin = layout.segmentBegin(chunk, tag.segment);
+  return arrivals_->claim(ringIndex, tag.round, tag.step, tag.segment, begin, begin + layout.segmentSize(chunk, tag.segment));
+}
+
+size_t RingAllReduce::checkChunk(const Message& message, size_t tensorCount, size_t dims, int64_t numel,
+                                 at::ScalarType dtype) const {
   const RingTag& tag = message.ring;
   const auto found = ringIndex_.find(tag.ringId);
   RAVNEST_CHECK_AS(ProtocolError, found != ringIndex_.end(), "ring chunk: ring ", tag.ringId,
@@ -69,18 +119,17 @@ void RingAllReduce::validateChunk(const Message& message) const {
                    " of ring ", tag.ringId, " is not running (node ", nodeName_, " is at round ", current, ")");
   RAVNEST_CHECK_AS(ProtocolError, tag.phase <= 1 && static_cast<int>(tag.step) < ringSize_ - 1, "ring chunk: phase ",
                    tag.phase, " step ", tag.step, " is out of range for a ring of ", ringSize_);
-  RAVNEST_CHECK_AS(ProtocolError, message.tensors.size() == 1, "ring chunk: carries ", message.tensors.size(),
-                   " tensors instead of 1");
+  RAVNEST_CHECK_AS(ProtocolError, tensorCount == 1, "ring chunk: carries ", tensorCount, " tensors instead of 1");
   const detail::RingLayout& layout = layouts_[found->second];
   const int previous = (rank_ + ringSize_ - 1) % ringSize_;
   const int chunk = detail::sentChunk(previous, ringSize_, static_cast<int>(tag.phase), static_cast<int>(tag.step));
   RAVNEST_CHECK_AS(ProtocolError, static_cast<int64_t>(tag.segment) < layout.segmentCount(chunk), "ring chunk: segment ",
                    tag.segment, " is out of range for chunk ", chunk, " of ring ", tag.ringId);
-  const at::Tensor& values = message.tensors.front().tensor;
   const int64_t expected = layout.segmentSize(chunk, tag.segment);
-  RAVNEST_CHECK_AS(ProtocolError, values.dim() == 1 && values.numel() == expected && at::isFloatingType(values.scalar_type()),
-                   "ring chunk: ring ", tag.ringId, " step ", tag.step, " segment ", tag.segment, " expects ", expected,
-                   " floating-point values, got ", values.numel(), " of ", values.scalar_type());
+  RAVNEST_CHECK_AS(ProtocolError, dims == 1 && numel == expected && at::isFloatingType(dtype), "ring chunk: ring ",
+                   tag.ringId, " step ", tag.step, " segment ", tag.segment, " expects ", expected,
+                   " floating-point values, got ", numel, " of ", dtype);
+  return found->second;
 }
 
 void RingAllReduce::averageInPlace(const std::unordered_map<std::string, at::Tensor>& tensors) {
@@ -145,6 +194,8 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   }
   detail::SegmentSender sender(*clients_.at(spec.nextAddress), options_.codec, kSegmentsInFlight);
   const uint64_t round = round_.load();
+  std::optional<ArrivalWindow> arrivals;
+  if (reduceType == at::kFloat) arrivals.emplace(*arrivals_, ringIndex, round, sums_[ringIndex], values);
   auto sendSegment = [&](uint32_t phase, int step, const at::Tensor& source, int chunk, int64_t segment) {
     const int64_t begin = layout.segmentBegin(chunk, segment);
     Message message;
@@ -180,7 +231,8 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
           continue;
         }
         at::Tensor sum = sums.slice(0, begin, end);
-        at::add_out(sum, values.slice(0, begin, end), received.to(reduceType));
+        // A segment reduced on arrival is this slice of `sums` itself, already holding values + received.
+        if (received.data_ptr() != sum.data_ptr()) at::add_out(sum, values.slice(0, begin, end), received.to(reduceType));
         if (step < lastStep) {
           sendSegment(0, step + 1, sums, incoming, segment);
           continue;
@@ -194,6 +246,7 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
     }
   }
   sender.finish();
+  if (arrivals) arrivals->completed();
   if (inPlace) return;
   int64_t offset = 0;
   for (const at::Tensor& member : members) {

@@ -38,9 +38,31 @@ PayloadAssembler::PayloadAssembler(const wire::MessageHeader& header, const Tran
   }
 }
 
+Message PayloadAssembler::header() const {
+  Message header;
+  header.kind = kind_;
+  header.sender = sender_;
+  header.id = id_;
+  header.ring = ring_;
+  return header;
+}
+
+void PayloadAssembler::reduceOnArrival(ArrivalReduction target) {
+  RAVNEST_CHECK(receivedBytes_ == 0 && tensors_.size() == 1 && tensors_.front().meta.codec == CodecKind::kNone &&
+                    tensors_.front().meta.dtype == at::kFloat && tensors_.front().meta.numel() == target.sum.numel(),
+                "reduce on arrival: needs one uncompressed float32 tensor of ", target.sum.numel(),
+                " elements, before its first byte");
+  arrivalSum_.emplace(std::move(target.sum), std::move(target.addend));
+}
+
 void PayloadAssembler::append(const uint8_t* data, size_t size) {
   RAVNEST_CHECK_AS(ProtocolError, static_cast<int64_t>(size) <= expectedBytes_ - receivedBytes_,
                    "message payload: more bytes than the ", expectedBytes_, " the header declares");
+  if (arrivalSum_) {
+    arrivalSum_->append(data, size);
+    receivedBytes_ += static_cast<int64_t>(size);
+    return;
+  }
   while (size > 0) {
     EncodedTensor& target = tensors_[currentTensor_];
     const int64_t room = target.meta.byteCount - offsetInCurrent_;
@@ -83,6 +105,11 @@ Message PayloadAssembler::finish() {
   message.id = id_;
   message.ring = ring_;
   message.tensors.reserve(tensors_.size());
+  if (arrivalSum_) {
+    if (!arrivalSum_->allFinite()) nonFiniteTensor_ = names_.front();
+    message.tensors.push_back({std::move(names_.front()), arrivalSum_->sum().view(tensors_.front().meta.shape)});
+    return message;
+  }
   for (size_t i = 0; i < tensors_.size(); ++i) {
     EncodedTensor& encoded = tensors_[i];
     if (!encoded.bytes.defined()) encoded.bytes = ReceiveBufferPool::shared().take(encoded.meta.byteCount);

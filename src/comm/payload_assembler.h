@@ -2,11 +2,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "comm/arrival_sum.h"
 #include "ravnest.pb.h"
 #include "ravnest/comm/message.h"
+#include "ravnest/comm/peer_server.h"
 #include "ravnest/comm/transport_options.h"
 #include "ravnest/tensor/codec.h"
 
@@ -20,6 +23,16 @@ class PayloadAssembler {
  public:
   /// Throws ProtocolError naming the field when the header breaks the protocol or the limits in `options`.
   PayloadAssembler(const wire::MessageHeader& header, const TransportOptions& options);
+
+  /// The message's header fields (kind, sender, id, ring tag), without its tensors.
+  Message header() const;
+  size_t tensorCount() const { return tensors_.size(); }
+  const TensorMeta& tensorMeta(size_t index) const { return tensors_[index].meta; }
+
+  /// Reduces the payload into `target` as it arrives instead of copying it into a buffer of its own; the message
+  /// then carries `target.sum`. Only before the first payload byte, for a message of one uncompressed float32
+  /// tensor of the target's size; throws InvalidArgumentError otherwise.
+  void reduceOnArrival(ArrivalReduction target);
 
   /// Copies the next `size` payload bytes into place. Throws ProtocolError past the declared byte count.
   void append(const uint8_t* data, size_t size);
@@ -53,6 +66,7 @@ class PayloadAssembler {
   int64_t checkedInCurrent_ = 0;  // bytes of the current tensor whose finiteness was checked on the way in
   std::vector<bool> checkedOnArrival_;  // per tensor: every element was checked in append()
   std::string nonFiniteTensor_;
+  std::optional<ArrivalSum> arrivalSum_;  // set by reduceOnArrival()
 };
 
 }  // namespace ravnest::detail

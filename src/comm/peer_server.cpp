@@ -70,6 +70,10 @@ void PeerServer::setValidator(MessageKind kind, MessageValidator validator) {
   impl_->state.setValidator(kind, std::move(validator));
 }
 
+void PeerServer::setArrivalPlanner(ArrivalPlanner planner) {
+  impl_->state.setArrivalPlanner(std::move(planner));
+}
+
 uint64_t PeerServer::refusedRequests() const {
   return impl_->state.refusedRequests.load();
 }

@@ -31,6 +31,22 @@ void ServerState::setValidator(MessageKind kind, Validator validator) {
   validators[static_cast<size_t>(kind)] = std::move(shared);
 }
 
+void ServerState::setArrivalPlanner(PeerServer::ArrivalPlanner planner) {
+  auto shared = planner ? std::make_shared<const PeerServer::ArrivalPlanner>(std::move(planner)) : nullptr;
+  std::lock_guard<std::mutex> lock(validatorsMutex);
+  arrivalPlanner = std::move(shared);
+}
+
+std::optional<ArrivalReduction> ServerState::planArrival(const Message& header, const TensorMeta& tensor) {
+  std::shared_ptr<const PeerServer::ArrivalPlanner> planner;
+  {
+    std::lock_guard<std::mutex> lock(validatorsMutex);
+    planner = arrivalPlanner;
+  }
+  if (!planner) return std::nullopt;
+  return (*planner)(header, tensor);
+}
+
 bool ServerState::admit(const Message& message, const std::string& nonFinite) {
   if (!nonFinite.empty()) {
     const std::string why = messageKindName(message.kind) + " " + std::to_string(message.id) + " from " +

@@ -12,6 +12,7 @@
 #include <spdlog/logger.h>
 
 #include "ravnest/comm/inbox.h"
+#include "ravnest/comm/peer_server.h"
 #include "ravnest/comm/transport_options.h"
 
 namespace ravnest::detail {
@@ -38,6 +39,11 @@ struct ServerState {
   /// it) to reject it.
   bool admit(const Message& message, const std::string& nonFinite);
 
+  void setArrivalPlanner(PeerServer::ArrivalPlanner planner);
+  /// Where a kRingChunk with this header is reduced as it arrives (PeerServer::setArrivalPlanner), or nothing.
+  /// Throws like a validator to reject the message.
+  std::optional<ArrivalReduction> planArrival(const Message& header, const TensorMeta& tensor);
+
   const std::string node;
   const TransportOptions options;
   const std::shared_ptr<spdlog::logger> log;
@@ -45,6 +51,7 @@ struct ServerState {
   std::atomic<uint64_t> refusedRequests{0};
   mutable std::mutex validatorsMutex;
   std::array<std::shared_ptr<const Validator>, kMessageKindCount> validators;
+  std::shared_ptr<const PeerServer::ArrivalPlanner> arrivalPlanner;  // guarded by validatorsMutex
   std::atomic<uint64_t> rejectedMessages{0};
   std::atomic<uint64_t> skippedMessages{0};
 };

@@ -63,8 +63,24 @@ bool TransferReactor::startMessageLocked() {
     failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     return false;
   }
+  if (!planArrivalLocked()) return false;
   firstPayload_.emplace(std::move(reader));
   inbox_ = &state_.inbox(assembler_->kind());
+  return true;
+}
+
+bool TransferReactor::planArrivalLocked() {
+  if (assembler_->kind() != MessageKind::kRingChunk || assembler_->tensorCount() != 1) return true;
+  try {
+    std::optional<ArrivalReduction> target = state_.planArrival(assembler_->header(), assembler_->tensorMeta(0));
+    if (target) assembler_->reduceOnArrival(std::move(*target));
+  } catch (const PermissionError& error) {
+    failLocked(grpc::StatusCode::PERMISSION_DENIED, error.what());
+    return false;
+  } catch (const std::exception& error) {
+    failLocked(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    return false;
+  }
   return true;
 }
 

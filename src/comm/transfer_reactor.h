@@ -39,6 +39,7 @@ class TransferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   };
 
   bool startMessageLocked();
+  bool planArrivalLocked();
   bool appendPayloadLocked(SliceReader& payload);
   void appendFrameLocked();
   void endOfStreamLocked();

@@ -9,17 +9,31 @@
 namespace ravnest::detail {
 namespace {
 
-/// True when no element has all exponent bits set, the IEEE encoding of Inf and NaN.
+/// True when no element has all exponent bits set, the IEEE encoding of Inf and NaN. With the sign bit cleared,
+/// adding the exponent's lowest bit carries into the sign bit exactly for those, so OR-ing the sums of all
+/// elements and testing the sign bit once decides. Adds, ands and ors over blocks of a fixed trip count are
+/// what the compiler turns into vector code at -O2 (a loop of compares over `count` stayed scalar there and
+/// cost as much as copying the bytes).
 template <typename Bits>
-bool exponentsAllFinite(const void* data, int64_t count, Bits exponentMask) {
+bool exponentsAllFinite(const void* data, int64_t count, Bits lowestExponentBit) {
+  constexpr Bits kSignBit = static_cast<Bits>(Bits{1} << (8 * sizeof(Bits) - 1));
+  constexpr int64_t kBlock = 64 / sizeof(Bits);
   const auto* bytes = static_cast<const unsigned char*>(data);
-  bool anyNonFinite = false;
-  for (int64_t i = 0; i < count; ++i) {
+  Bits carries[kBlock] = {};
+  int64_t i = 0;
+  for (; i + kBlock <= count; i += kBlock) {
+    Bits block[kBlock];
+    std::memcpy(block, bytes + i * sizeof(Bits), sizeof(block));
+    for (int64_t j = 0; j < kBlock; ++j) carries[j] |= (block[j] & ~kSignBit) + lowestExponentBit;
+  }
+  for (; i < count; ++i) {
     Bits bits;
     std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof(Bits));
-    anyNonFinite |= (bits & exponentMask) == exponentMask;
+    carries[0] |= (bits & ~kSignBit) + lowestExponentBit;
   }
-  return !anyNonFinite;
+  Bits all = 0;
+  for (const Bits carry : carries) all |= carry;
+  return (all & kSignBit) == 0;
 }
 
 }  // namespace
@@ -31,9 +45,9 @@ int64_t rawFiniteCheckElementSize(at::ScalarType dtype) {
 }
 
 bool rawFloatsAllFinite(const void* data, int64_t count, at::ScalarType dtype) {
-  if (dtype == at::kFloat) return exponentsAllFinite<uint32_t>(data, count, 0x7f800000u);
+  if (dtype == at::kFloat) return exponentsAllFinite<uint32_t>(data, count, 0x00800000u);
   RAVNEST_CHECK(dtype == at::kDouble, "finiteness: raw bytes of ", dtype, " cannot be checked");
-  return exponentsAllFinite<uint64_t>(data, count, 0x7ff0000000000000ull);
+  return exponentsAllFinite<uint64_t>(data, count, 0x0010000000000000ull);
 }
 
 bool allFinite(const at::Tensor& tensor) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +19,7 @@
 namespace ravnest {
 
 namespace detail {
+class ArrivalRegistry;
 class ChunkRouter;
 struct RingLayout;
 }  // namespace detail
@@ -76,6 +78,12 @@ class RingAllReduce {
  private:
   void runRing(size_t ringIndex, const std::vector<at::Tensor>& members);
   void validateChunk(const Message& message) const;
+  /// The checks of validateChunk on a chunk of `tensorCount` tensors, the first of `dims` dimensions, `numel`
+  /// elements and type `dtype`; returns the ring's position in rings_.
+  size_t checkChunk(const Message& message, size_t tensorCount, size_t dims, int64_t numel, at::ScalarType dtype) const;
+  /// PeerServer's arrival planner: reduce-scatter segments of the running round, uncompressed float32, are
+  /// reduced into sums as they arrive.
+  std::optional<ArrivalReduction> planArrival(const Message& header, const TensorMeta& tensor);
 
   PeerServer& server_;
   const std::string nodeName_;
@@ -89,6 +97,7 @@ class RingAllReduce {
   std::map<uint32_t, size_t> ringIndex_;     // ring id -> position in rings_
   std::map<std::string, std::unique_ptr<PeerClient>> clients_;
   std::unique_ptr<detail::ChunkRouter> router_;
+  std::unique_ptr<detail::ArrivalRegistry> arrivals_;
   std::atomic<uint64_t> round_{0};
 };
 

@@ -3,13 +3,25 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include <ATen/core/Tensor.h>
 
 #include "ravnest/comm/inbox.h"
 #include "ravnest/comm/message.h"
 #include "ravnest/comm/transport_options.h"
+#include "ravnest/tensor/codec.h"
 
 namespace ravnest {
+
+/// Where a message's payload is reduced while it arrives, instead of being copied into a buffer of its own:
+/// `sum` = `addend` + payload, element by element, in the same pass as the NaN/Inf check. Both are contiguous
+/// float32 CPU tensors of the payload's element count; the delivered message carries `sum` as its tensor.
+struct ArrivalReduction {
+  at::Tensor sum;
+  at::Tensor addend;
+};
 
 /// The gRPC server of one node: it receives messages from peers into one bounded inbox per message kind and
 /// answers pings. Listening starts in the constructor and stops in shutdown() or the destructor.
@@ -35,6 +47,14 @@ class PeerServer {
   /// Replaces any earlier validator of that kind; an empty function removes it.
   using MessageValidator = std::function<void(const Message&)>;
   void setValidator(MessageKind kind, MessageValidator validator);
+
+  /// Decides, from the header of each kRingChunk message of one tensor, whether its payload is reduced as it
+  /// arrives: `header` has no tensors yet, `tensor` describes the one to come. Returns the target (only for an
+  /// uncompressed float32 tensor of the target's size), or nothing for the ordinary path. It may throw like a
+  /// validator to reject the message before any payload is accepted; the validator still checks the complete
+  /// message. Runs on gRPC threads: thread-safe and quick. An empty function removes it.
+  using ArrivalPlanner = std::function<std::optional<ArrivalReduction>(const Message& header, const TensorMeta& tensor)>;
+  void setArrivalPlanner(ArrivalPlanner planner);
 
   /// Calls refused for a missing or wrong job token, and messages rejected as malformed, since start.
   uint64_t refusedRequests() const;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -238,6 +239,49 @@ TEST(RingAllReduceTest, ChunksFromAnyoneButThePreviousMemberAreRefused) {
   EXPECT_EQ(server.inbox(MessageKind::kRingChunk).size(), 0u);
   PeerClient("node_1", "127.0.0.1:" + std::to_string(server.port())).send(message);
   EXPECT_EQ(server.inbox(MessageKind::kRingChunk).size(), 1u);
+}
+
+TEST(RingAllReduceTest, ARejectedChunkOfTheRunningRoundLeavesTheTensorsAndItsPlaceTaken) {
+  // Node 0 of a ring of two runs a round; the test plays node 1. Reduce-scatter segments of a running round are
+  // added into node 0's buffers while they arrive, so rejecting one must not touch the tensors being averaged.
+  PeerServer server0("node_0", "127.0.0.1:0");
+  PeerServer server1("node_1", "127.0.0.1:0");
+  RingAllReduceOptions options;
+  options.chunkDeadline = std::chrono::milliseconds(1500);
+  RingAllReduce reducer(server0, "node_0", 0, 2,
+                        {RingSpec{5, {"w"}, {4}, "127.0.0.1:" + std::to_string(server1.port()), "", "node_1"}},
+                        options);
+  State state{{"w", at::ones({4})}};
+  std::exception_ptr failure;
+  std::thread round([&] {
+    try {
+      reducer.averageInPlace(state);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  // Node 0's first segment reaching node 1 shows that its round is running.
+  ASSERT_TRUE(server1.inbox(MessageKind::kRingChunk).pop(std::chrono::seconds(10)).has_value());
+  PeerClient node1("node_1", "127.0.0.1:" + std::to_string(server0.port()));
+  Message chunk;
+  chunk.kind = MessageKind::kRingChunk;
+  chunk.ring = RingTag{5, 0, 0, 0, 0};
+  chunk.tensors.push_back({"chunk", at::full({2}, std::numeric_limits<float>::quiet_NaN())});
+  auto expectRejected = [&](const std::string& mentions) {
+    try {
+      node1.send(chunk);
+      ADD_FAILURE() << "accepted a chunk that should mention " << mentions;
+    } catch (const ProtocolError& error) {
+      EXPECT_NE(std::string(error.what()).find(mentions), std::string::npos) << error.what();
+    }
+  };
+  expectRejected("NaN or Inf");
+  chunk.tensors.front().tensor = at::ones({2});
+  expectRejected("arrived twice");
+  round.join();
+  ASSERT_TRUE(failure);
+  EXPECT_THROW(std::rethrow_exception(failure), TimeoutError);
+  EXPECT_TRUE(at::equal(state["w"], at::ones({4}))) << "a rejected chunk must leave the tensors as they were";
 }
 
 }  // namespace
