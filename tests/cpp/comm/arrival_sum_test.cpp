@@ -39,7 +39,7 @@ TEST(ArrivalSumTest, NanAndInfAreFoundInBlocksInTailsAndAcrossPieces) {
       at::Tensor payload = at::ones({1000});
       payload[position] = bad;
       ArrivalSum sum(at::empty({1000}), at::zeros({1000}));
-      feedInPieces(sum, payload, {position * 4 + 2});  // splits the bad element itself
+      feedInPieces(sum, payload, {static_cast<size_t>(position * 4 + 2)});  // splits the bad element itself
       EXPECT_FALSE(sum.allFinite()) << "missed " << bad << " at " << position;
     }
   }
