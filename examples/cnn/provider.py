@@ -4,10 +4,11 @@
 
 Run cluster_formation.py first; start the providers in any order, or all at once with
 `python -m ravnest.launch provider.py`. RAVNEST_EPOCHS sets the epochs (default 20), RAVNEST_VALIDATE=0 skips
-validation, RAVNEST_RESUME=1 continues from the checkpoints that providers write when a run stops early (a
-provider died, Ctrl-C). The root prints the training throughput; every provider prints its peak memory. With several
-clusters each one trains on its own shard of the training data, and their parameters are averaged once per
-epoch and at the end. Every cluster saves its submodels: model_fusion(cluster_id=...) merges them.
+validation, RAVNEST_COMPRESSION=1 sends activations and gradients as fp16, RAVNEST_RESUME=1 continues from the
+checkpoints that providers write when a run stops early (a provider died, Ctrl-C). The root prints the
+training throughput; every provider prints its peak memory. With several clusters each one trains on its own
+shard of the training data, and their parameters are averaged once per epoch and at the end. Every
+cluster saves its submodels: model_fusion(cluster_id=...) merges them.
 """
 
 import os
@@ -24,6 +25,7 @@ from ravnest import Node, Trainer, load_node_json_configs, set_seed, shard
 EPOCHS = int(os.environ.get("RAVNEST_EPOCHS", "20"))
 VALIDATE = os.environ.get("RAVNEST_VALIDATE", "1") != "0"
 RESUME = os.environ.get("RAVNEST_RESUME", "0") == "1"
+COMPRESSION = os.environ.get("RAVNEST_COMPRESSION", "0") == "1"
 BATCH_SIZE = 64
 
 
@@ -40,7 +42,7 @@ if __name__ == "__main__":
     meta = load_node_json_configs(name)
     train_loader = shard(train_loader, meta["rank"], meta["ring_size"])
     node = Node(name=name, optimizer=torch.optim.Adam, device=torch.device("cpu"), criterion=loss_fn,
-                labels=train_loader, test_labels=val_loader, resume=RESUME)
+                labels=train_loader, test_labels=val_loader, resume=RESUME, compression=COMPRESSION)
     trainer = Trainer(node=node, train_loader=train_loader, val_loader=val_loader if VALIDATE else None,
                       val_freq=1, epochs=EPOCHS, batch_size=BATCH_SIZE, inputs_dtype=torch.float32, save=True)
     started = time.perf_counter()

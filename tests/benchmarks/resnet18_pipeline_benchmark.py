@@ -99,7 +99,7 @@ def provider(name, spec):
     data = synthetic_batches(spec["batches"])
     node = Node(name=name, optimizer=torch.optim.SGD, optimizer_params={"lr": 0.01, "momentum": 0.9},
                 criterion=loss_fn, labels=data * 2, schedule=spec["schedule"], recompute=spec["recompute"],
-                metrics_dir=".", metrics_interval=3600)
+                compression=spec.get("compression", False), metrics_dir=".", metrics_interval=3600)
     if not node.is_root:
         node.serve()
         return
