@@ -18,7 +18,7 @@ SECTION_TITLE = "## Emulated internet links"
 SECTION_TEXT = """{title}
 
 ```sh
-flock /tmp/ravnest-build.lock scripts/emulate_links.sh     # about 10 minutes; --tiny: one short CNN run
+flock /tmp/ravnest-build.lock scripts/emulate_links.sh     # about 5 minutes; --tiny: one short CNN run
 ```
 
 Three providers, each in its own network namespace with an address of its own (10.77.0.2, 10.77.1.2,
