@@ -65,15 +65,15 @@ cleanup() {
     workload_pid=
   fi
   for namespace in $(our_namespaces); do
-    pids=$(ip netns pids "$namespace")
-    if [ -n "$pids" ]; then
-      kill $pids 2>/dev/null || true
+    mapfile -t pids < <(ip netns pids "$namespace")
+    if [ ${#pids[@]} -gt 0 ]; then
+      kill "${pids[@]}" 2>/dev/null || true
       for _ in $(seq 50); do
-        pids=$(ip netns pids "$namespace")
-        [ -z "$pids" ] && break
+        mapfile -t pids < <(ip netns pids "$namespace")
+        [ ${#pids[@]} -eq 0 ] && break
         sleep 0.1
       done
-      if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
+      if [ ${#pids[@]} -gt 0 ]; then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
     fi
     # Takes its veth ends and the TUN device with it.
     ip netns del "$namespace" || echo "emulate_links: could not remove namespace $namespace" >&2
@@ -140,7 +140,7 @@ for profile in "${profiles[@]}"; do
       echo "emulate_links: $label, $model, compression $compression" >&2
       # In the background, so that a signal reaches the traps at once instead of after the run.
       "$python" "$repo/scripts/emulated_links/run_workload.py" --model "$model" --compression "$compression" \
-        --namespaces "$tag-p0" "$tag-p1" "$tag-p2" --hosts 10.77.0.2 10.77.1.2 10.77.2.2 --batches $resnet18_batches >"$run_output" &
+        --namespaces "$tag-p0" "$tag-p1" "$tag-p2" --hosts 10.77.0.2 10.77.1.2 10.77.2.2 --batches "$resnet18_batches" >"$run_output" &
       workload_pid=$!
       if wait $workload_pid; then
         workload_pid=
@@ -157,7 +157,7 @@ for profile in "${profiles[@]}"; do
 done
 load_end=$(cut -d' ' -f1 /proc/loadavg)
 
-report_args=(--load "$load_start" "$load_end" --batches $resnet18_batches)
+report_args=(--load "$load_start" "$load_end" --batches "$resnet18_batches")
 if [ $update_docs = 1 ]; then
   report_args+=(--docs "$repo/docs/performance.md")
 fi
