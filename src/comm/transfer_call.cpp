@@ -4,21 +4,20 @@ namespace ravnest::detail {
 
 void TransferCall::start() {
   StartCall();
-  writeNext();
+  if (frames_.empty()) {
+    StartWritesDone();
+  } else {
+    writeNext();
+  }
 }
 
 void TransferCall::writeNext() {
-  if (frames_.empty()) {
-    StartWritesDone();
-    return;
-  }
   grpc::ByteBuffer* frame = nullptr;
   bool last = false;
   {
     // The next write is picked on the thread that starts the call, then on whichever gRPC thread completes the
     // previous write. gRPC orders those inside its own (uninstrumented) library; the lock states the hand-off
-    // in our code, where ThreadSanitizer sees it. It is released before gRPC is called, which may complete the
-    // write on this thread.
+    // in our code, where ThreadSanitizer sees it. No lock is held while gRPC is called.
     std::lock_guard<std::mutex> lock(mutex_);
     if (nextFrame_ == frames_.size()) return;
     frame = &frames_[nextFrame_++];

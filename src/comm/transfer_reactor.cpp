@@ -13,6 +13,7 @@ namespace ravnest::detail {
 TransferReactor::TransferReactor(ServerState& state, grpc::CallbackServerContext* context)
     : state_(state), context_(context), guard_(std::make_shared<Guard>()) {
   guard_->reactor = this;
+  publishedGuard_.store(guard_.get(), std::memory_order_release);
   std::lock_guard<std::mutex> lock(guard_->mutex);
   if (!state_.authorize(*context_, "Transfer")) {
     finishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
@@ -22,8 +23,12 @@ TransferReactor::TransferReactor(ServerState& state, grpc::CallbackServerContext
   StartRead(&frame_);
 }
 
+std::mutex& TransferReactor::callbackMutex() {
+  return publishedGuard_.load(std::memory_order_acquire)->mutex;
+}
+
 void TransferReactor::OnReadDone(bool ok) {
-  std::unique_lock<std::mutex> lock(guard_->mutex);
+  std::unique_lock<std::mutex> lock(callbackMutex());
   if (finished_) return;
   if (!ok) {
     endOfStreamLocked();
@@ -161,7 +166,7 @@ void TransferReactor::endOfStreamLocked() {
 }
 
 void TransferReactor::OnCancel() {
-  std::lock_guard<std::mutex> lock(guard_->mutex);
+  std::lock_guard<std::mutex> lock(callbackMutex());
   // A pending read completes by itself on cancellation; only a call parked for an inbox slot must be ended here.
   if (waitingForSlot_ && !finished_) {
     finishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the sender gave up waiting for inbox room"));
@@ -171,7 +176,7 @@ void TransferReactor::OnCancel() {
 void TransferReactor::OnDone() {
   bool releaseSlot = false;
   {
-    std::lock_guard<std::mutex> lock(guard_->mutex);
+    std::lock_guard<std::mutex> lock(callbackMutex());
     guard_->reactor = nullptr;
     releaseSlot = holdingSlot_;
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -47,9 +48,15 @@ class TransferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, g
   void failLocked(grpc::StatusCode code, const std::string& why);
   void finishLocked(const grpc::Status& status);
 
+  /// The guard's mutex, for a callback to lock before it touches anything else. gRPC runs the callbacks on its
+  /// own threads, after the constructor, ordered inside its uninstrumented library; this atomic (stored last in
+  /// the constructor, loaded first in each callback) states that hand-off where ThreadSanitizer sees it.
+  std::mutex& callbackMutex();
+
   ServerState& state_;
   grpc::CallbackServerContext* context_;
   std::shared_ptr<Guard> guard_;
+  std::atomic<Guard*> publishedGuard_{nullptr};
   grpc::ByteBuffer frame_;
   std::optional<PayloadAssembler> assembler_;
   std::optional<SliceReader> firstPayload_;  // payload that came with the header, held until a slot is granted
