@@ -4,6 +4,7 @@ A drop-in replacement for the original Ravnest API, on a C++ core (``ravnest._C`
 """
 
 from ravnest._C import (
+    AuthenticationError,
     ConfigError,
     Error,
     InvalidArgumentError,
@@ -28,6 +29,7 @@ from ravnest.utils import load_node_json_configs, set_seed
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthenticationError",
     "ConfigError",
     "Error",
     "InvalidArgumentError",

@@ -16,12 +16,15 @@ void bindErrors(py::module_& m) {
       "ravnest._C.NetworkError", py::make_tuple(error, py::handle(PyExc_ConnectionError)).ptr(), nullptr));
   static py::object timeoutError = py::reinterpret_steal<py::object>(PyErr_NewException(
       "ravnest._C.TimeoutError", py::make_tuple(networkError, py::handle(PyExc_TimeoutError)).ptr(), nullptr));
+  static py::object authenticationError = py::reinterpret_steal<py::object>(
+      PyErr_NewException("ravnest._C.AuthenticationError", py::make_tuple(networkError).ptr(), nullptr));
   static py::object protocolError = py::reinterpret_steal<py::object>(
       PyErr_NewException("ravnest._C.ProtocolError", py::make_tuple(error).ptr(), nullptr));
   m.attr("InvalidArgumentError") = invalidArgument;
   m.attr("ConfigError") = configError;
   m.attr("NetworkError") = networkError;
   m.attr("TimeoutError") = timeoutError;
+  m.attr("AuthenticationError") = authenticationError;
   m.attr("ProtocolError") = protocolError;
 
   // Most derived first: the translator tries these in order.
@@ -30,6 +33,8 @@ void bindErrors(py::module_& m) {
       if (raised) std::rethrow_exception(raised);
     } catch (const ravnest::TimeoutError& e) {
       PyErr_SetString(timeoutError.ptr(), e.what());
+    } catch (const ravnest::AuthenticationError& e) {
+      PyErr_SetString(authenticationError.ptr(), e.what());
     } catch (const ravnest::NetworkError& e) {
       PyErr_SetString(networkError.ptr(), e.what());
     } catch (const ravnest::InvalidArgumentError& e) {

@@ -26,6 +26,8 @@ std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std
       try {
         PeerClient(nodeName, *address, probeOptions).ping();
         address = addresses.erase(address);
+      } catch (const AuthenticationError&) {
+        throw;  // the peer is up and refused us: waiting longer cannot help
       } catch (const NetworkError&) {
         ++address;
       }

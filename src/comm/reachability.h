@@ -19,7 +19,8 @@ using StillWaiting = std::function<void(const std::set<std::string>& silent)>;
 /// Pings every address in `addresses` as node `nodeName` until each one answered or `timeout` passed, and
 /// returns the addresses that never answered (empty: all reachable). Used while peers may still be starting.
 /// Each try uses a fresh channel, since a channel that failed to connect backs off for longer and longer.
-/// Thread-safe; throws only what a PeerClient's constructor throws.
+/// Thread-safe. Throws what a PeerClient's constructor throws, and the AuthenticationError of a peer that is
+/// running but refuses this node (another job token, a TLS mismatch), which no amount of waiting would change.
 std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std::string> addresses,
                                        const TransportOptions& options, std::chrono::milliseconds timeout,
                                        const StillWaiting& stillWaiting = {});

@@ -11,6 +11,8 @@ FailureType failureTypeOf(const std::exception_ptr& failure) {
     std::rethrow_exception(failure);
   } catch (const TimeoutError&) {
     return FailureType::kTimeout;
+  } catch (const AuthenticationError&) {
+    return FailureType::kAuthentication;
   } catch (const NetworkError&) {
     return FailureType::kNetwork;
   } catch (const ProtocolError&) {
@@ -40,6 +42,8 @@ std::exception_ptr makeFailure(FailureType type, const std::string& message) {
       return std::make_exception_ptr(TimeoutError(message));
     case FailureType::kNetwork:
       return std::make_exception_ptr(NetworkError(message));
+    case FailureType::kAuthentication:
+      return std::make_exception_ptr(AuthenticationError(message));
     case FailureType::kProtocol:
       return std::make_exception_ptr(ProtocolError(message));
     case FailureType::kConfig:

@@ -8,7 +8,16 @@ namespace ravnest::detail {
 
 /// Why a node stopped, by ravnest error type: kept when a failure is renamed or travels to a peer in an
 /// abort message, so that every node of the cluster raises the type of the original failure.
-enum class FailureType : int64_t { kError = 0, kNetwork = 1, kTimeout = 2, kProtocol = 3, kConfig = 4 };
+/// The values travel in abort messages: append new ones, never renumber.
+enum class FailureType : int64_t {
+  kError = 0,
+  kNetwork = 1,
+  kTimeout = 2,
+  kProtocol = 3,
+  kConfig = 4,
+  kAuthentication = 5,
+  kLast = kAuthentication
+};
 
 FailureType failureTypeOf(const std::exception_ptr& failure);
 /// The failure's message (a torch error without its C++ backtrace).

@@ -74,7 +74,7 @@ std::exception_ptr abortFailure(const Message& message, const std::string& nodeN
   const at::Tensor bytes = message.tensors[0].tensor.to(at::kByte).contiguous();
   const auto* begin = bytes.data_ptr<uint8_t>();
   const int64_t type = message.tensors[1].tensor.to(at::kLong).item<int64_t>();
-  const bool known = type >= 0 && type <= static_cast<int64_t>(FailureType::kConfig);
+  const bool known = type >= 0 && type <= static_cast<int64_t>(FailureType::kLast);
   return makeFailure(known ? static_cast<FailureType>(type) : FailureType::kError,
                      nodeName + ": stopping because " + std::string(begin, begin + bytes.numel()));
 }

@@ -5,6 +5,13 @@
 #include "ravnest/common/logging.h"
 
 namespace ravnest::detail {
+namespace {
+
+std::string startTheirProviders(size_t silentPeers) {
+  return silentPeers == 1 ? "start its provider" : "start their providers";
+}
+
+}  // namespace
 
 PeerLinks::PeerLinks(const NodeConfig& config, TransportOptions options)
     : config_(config), options_(std::move(options)) {}
@@ -35,12 +42,14 @@ void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::mil
   };
   const std::set<std::string> unreachable =
       unreachableAfter(config_.name(), addresses, options_, timeout, [&](const std::set<std::string>& silent) {
-        logger(config_.name())->warn("waiting for {} to answer: start its provider (giving up after {} s)",
-                                     describeSilent(silent), seconds);
+        logger(config_.name())->warn("waiting for {} to answer: {} (giving up after {} s)", describeSilent(silent),
+                                     startTheirProviders(silent.size()), seconds);
       });
   if (unreachable.empty()) return;
+  const bool one = unreachable.size() == 1;
   throw TimeoutError(config_.name() + ": " + describeSilent(unreachable) + " did not answer within " + seconds +
-                     " s: start its provider, or check the address in its node JSON and the firewall");
+                     " s: " + startTheirProviders(unreachable.size()) + ", or check the address" +
+                     (one ? " in its node JSON" : "es in their node JSONs") + " and the firewall");
 }
 
 void PeerLinks::tellBestEffort(const std::set<int>& stages, const Message& message,

@@ -4,7 +4,9 @@ Runs in the folder that holds node_data/. Scenario options beyond the training i
 - `fail_at`: the leaf's criterion raises at that micro-batch;
 - `custom_trainer`: train with a Trainer subclass written as users write theirs;
 - `predict`: after training the root refreshes its weights and writes `Trainer.pred` of
-  `prediction_inputs(spec)` to predictions.pt.
+  `prediction_inputs(spec)` to predictions.pt;
+- `tls`: {"cert", "key", "ca"} PEM paths: every link of the run uses TLS;
+- `auth_tokens`: {node name: job token} overriding the token of those nodes' JSON.
 """
 
 import json
@@ -35,6 +37,14 @@ class KeywordTrainer(Trainer):
             self.node.trigger_save_submodel()
 
 
+def security_arguments(name, spec):
+    files = spec.get("tls")
+    arguments = {"tls_cert": files["cert"], "tls_key": files["key"], "tls_ca": files["ca"]} if files else {}
+    if name in spec.get("auth_tokens", {}):
+        arguments["auth_token"] = spec["auth_tokens"][name]
+    return arguments
+
+
 def main(name, spec):
     data = scenarios.batches(spec)
     calls = []
@@ -52,7 +62,7 @@ def main(name, spec):
                 update_frequency=spec["update_frequency"], labels=data,
                 max_in_flight=spec.get("max_in_flight", 0), compression=spec.get("compression", False),
                 schedule=spec.get("schedule", "1f1b"), recompute=spec.get("recompute", True),
-                peer_loss_grace=2.0)
+                peer_loss_grace=2.0, **security_arguments(name, spec))
     trainer_class = KeywordTrainer if spec.get("custom_trainer") else Trainer
     trainer = trainer_class(node=node, train_loader=data, epochs=spec.get("epochs", 1), save=True)
     trainer.train()

@@ -76,5 +76,12 @@ def test_a_peer_not_started_is_named_early_and_when_the_wait_ends(example):
     assert done.returncode != 0
     root, leaf = ("{}:{}".format(*address_of(example, name)) for name in ("node_0", "node_2"))
     silent = f"node_0 ({root}), node_2 ({leaf})"
-    assert f"waiting for {silent} to answer: start its provider (giving up after 8 s)" in done.stderr
-    assert f"node_1 stopped: {silent} did not answer within 8 s: start its provider" in done.stderr
+    assert f"waiting for {silent} to answer: start their providers (giving up after 8 s)" in done.stderr
+    assert f"node_1 stopped: {silent} did not answer within 8 s: start their providers" in done.stderr
+
+
+def test_an_unknown_codec_names_the_codecs_there_are(example):
+    done = subprocess.run([PYTHON, "provider.py", "node_1"], cwd=example, capture_output=True, text=True,
+                          timeout=120, env=dict(ENV, RAVNEST_COMPRESSION="zstd"))
+    assert done.returncode != 0, done.stdout
+    assert "unknown codec 'zstd': use none, fp16, bf16 or int8-blockwise" in done.stderr, done.stderr[-3000:]

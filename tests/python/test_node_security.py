@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from pipeline_harness import write_node_data
-from ravnest import ConfigError, NetworkError, _C
+from ravnest import AuthenticationError, ConfigError, NetworkError, _C
+from test_pipeline_training import assert_matches_reference, split_and_train, train_cleanly
 
 EXAMPLE = torch.randn(8, 4)
 
@@ -93,3 +94,31 @@ def test_tls_needs_the_certificate_its_key_and_the_ca_together(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="a certificate, its key and the CA file together"):
         _C.Node("node_data/nodes/node_1.json", tls_cert=files["cert"], tls_key=files["key"])
+
+
+def test_a_whole_training_run_over_tls_computes_what_single_process_training_computes(tmp_path, monkeypatch):
+    """Three providers, every activation, gradient and heartbeat over TLS, synchronous (one micro-batch in
+    flight): the fused result equals plain PyTorch's."""
+    spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 20, "max_in_flight": 1,
+            "tls": make_certificates(tmp_path / "certificates")}
+    train_cleanly(tmp_path, spec)
+    assert_matches_reference(tmp_path, spec, monkeypatch)
+
+
+@pytest.mark.parametrize("mismatch", ["job token", "TLS CA"])
+def test_peers_of_different_jobs_stop_at_once_instead_of_waiting_for_each_other(tmp_path, mismatch):
+    """A peer that is running but refuses us (another job token; a certificate our CA did not sign) is not a
+    peer that has yet to start: both nodes stop with the reason long before the 120 s startup timeout."""
+    spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 4}
+    if mismatch == "job token":
+        spec["auth_tokens"] = {"node_1": "a token of another job"}
+        advice = "Give every node of the job the same token"
+    else:
+        theirs, ours = make_certificates(tmp_path / "theirs"), make_certificates(tmp_path / "ours")
+        spec["tls"] = {"cert": theirs["cert"], "key": theirs["key"], "ca": ours["ca"]}
+        advice = "its certificate is not signed by our CA file"
+    codes, logs, seconds = split_and_train(tmp_path, spec, nodes=2, timeout=60)
+    assert seconds < 30, (seconds, logs)
+    for name in ("node_0", "node_1"):
+        assert codes[name] not in (0, "timeout"), logs[name][-3000:]
+        assert "AuthenticationError" in logs[name] and advice in logs[name], logs[name][-3000:]

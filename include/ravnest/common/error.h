@@ -30,6 +30,14 @@ class NetworkError : public Error {
   using Error::Error;
 };
 
+/// A peer is running but refused this node: the two were given different job tokens, or their TLS setups do not
+/// match (one serves TLS and the other does not, or a certificate is not signed by the other's CA). Retrying
+/// cannot help, so a node waiting for its peers to start stops at once on it.
+class AuthenticationError : public NetworkError {
+ public:
+  using NetworkError::NetworkError;
+};
+
 /// A wait ran past its deadline. A timed-out peer is a network failure, so this is a NetworkError.
 class TimeoutError : public NetworkError {
  public:

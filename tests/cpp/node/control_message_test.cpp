@@ -20,6 +20,8 @@ TEST(ControlMessageTest, AnAbortKeepsTheErrorTypeAndReason) {
   EXPECT_THROW(std::rethrow_exception(timeout), TimeoutError);
   EXPECT_EQ(failureMessageOf(timeout), "node_0: stopping because node_1 stopped: peer hangs");
   EXPECT_EQ(failureTypeOf(receivedAbort(std::make_exception_ptr(NetworkError("gone")))), FailureType::kNetwork);
+  EXPECT_EQ(failureTypeOf(receivedAbort(std::make_exception_ptr(AuthenticationError("other token")))),
+            FailureType::kAuthentication);
   EXPECT_EQ(failureTypeOf(receivedAbort(std::make_exception_ptr(std::runtime_error("hook")))), FailureType::kError);
 }
 
