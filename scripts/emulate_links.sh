@@ -2,7 +2,7 @@
 # Trains the CNN example and ResNet-18 on three providers joined by emulated internet links, and reports
 # samples/s per (link profile × model × compression).
 #
-#   scripts/emulate_links.sh           all profiles, both models, compression none and fp16; updates the
+#   scripts/emulate_links.sh           all profiles, both models, compression none, fp16 and int8-blockwise; updates the
 #                                      "Emulated internet links" section of docs/performance.md
 #   scripts/emulate_links.sh --tiny    one profile, the CNN, no compression; prints the table only
 #
@@ -26,7 +26,7 @@ resnet18_batches=15     # ResNet-18 runs a warm-up epoch and a timed epoch of th
 # label|tbf rate|one-way delay in ms. The unshaped profile is the baseline: the same namespaces, no limits.
 profiles=("unshaped|none|0" "100 Mbit/s, 20 ms|100mbit|20" "20 Mbit/s, 50 ms|20mbit|50")
 models=(cnn resnet18)
-compressions=(none fp16)
+compressions=(none fp16 int8-blockwise)
 update_docs=1
 if [ "${1:-}" = "--tiny" ]; then
   profiles=("100 Mbit/s, 20 ms|100mbit|20")

@@ -4,8 +4,9 @@
 
 Run cluster_formation.py first; start the providers in any order, or all at once with
 `python -m ravnest.launch provider.py`. RAVNEST_EPOCHS sets the epochs (default 20), RAVNEST_VALIDATE=0 skips
-validation, RAVNEST_COMPRESSION=1 sends activations and gradients as fp16, RAVNEST_RESUME=1 continues from the
-checkpoints that providers write when a run stops early (a provider died, Ctrl-C). The root prints the
+validation, RAVNEST_COMPRESSION=1 sends activations and gradients as fp16 (or names the codec: bf16,
+int8-blockwise), RAVNEST_RESUME=1 continues from the checkpoints that providers write when a run stops early
+(a provider died, Ctrl-C). The root prints the
 training throughput; every provider prints its peak memory. With several clusters each one trains on its own
 shard of the training data, and their parameters are averaged once per epoch and at the end. Every
 cluster saves its submodels: model_fusion(cluster_id=...) merges them.
@@ -25,7 +26,9 @@ from ravnest import Node, Trainer, load_node_json_configs, set_seed, shard
 EPOCHS = int(os.environ.get("RAVNEST_EPOCHS", "20"))
 VALIDATE = os.environ.get("RAVNEST_VALIDATE", "1") != "0"
 RESUME = os.environ.get("RAVNEST_RESUME", "0") == "1"
-COMPRESSION = os.environ.get("RAVNEST_COMPRESSION", "0") == "1"
+# "1" is the original's compression=True (fp16); a codec name picks that codec.
+COMPRESSION = os.environ.get("RAVNEST_COMPRESSION", "0")
+COMPRESSION = {"0": False, "1": True}.get(COMPRESSION, COMPRESSION)
 BATCH_SIZE = 64
 
 

@@ -61,7 +61,7 @@ class Node:
     cluster's all-reduce chunk), `heartbeat_interval` (1) and `peer_loss_grace` (10: a pipeline neighbour that
     answers no heartbeat for that long stops the cluster),
     `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
-    'bf16' or 'int8-blockwise'; default 'fp16' with compression=True, else 'none'), `metrics_dir` (where
+    'bf16' or 'int8-blockwise'; default the codec of `compression`), `metrics_dir` (where
     <name>.jsonl metrics go; default $RAVNEST_METRICS_DIR, else <node_data>/metrics; 'off' writes none),
     `metrics_interval` (seconds between periodic metrics records; default $RAVNEST_METRICS_INTERVAL, else 5).
     See ravnest.metrics.
@@ -121,16 +121,17 @@ class Node:
         self._state_layout = _optimizer_state_layout(optimizer, optimizer_params) if average_optim else {}
         # reduce_factor=None: average once per epoch (0 tells the runtime so).
         reduce_every = update_frequency * reduce_factor if reduce_factor else 0
+        codec = _codec_of(compression)
         self._node = _C.Node(str(config_path), device=str(self.device), update_frequency=update_frequency,
                              max_in_flight=max_in_flight,
-                             lr_step_on_epoch_change=lr_step_on_epoch_change, compression=compression,
+                             lr_step_on_epoch_change=lr_step_on_epoch_change, compression=codec,
                              startup_timeout=kwargs.pop("startup_timeout", 120.0),
                              peer_loss_grace=kwargs.pop("peer_loss_grace", 10.0),
                              heartbeat_interval=kwargs.pop("heartbeat_interval", 1.0),
                              send_deadline=self._send_deadline, resume_epoch=progress.get("epoch", 0),
                              resume_backward_passes=progress.get("backward_passes", 0),
                              backward_timeout=kwargs.pop("backward_timeout", 1800.0), reduce_every=reduce_every,
-                             ring_codec=kwargs.pop("ring_compression", "fp16" if compression else "none"),
+                             ring_codec=kwargs.pop("ring_compression", codec),
                              optim_state_keys=[k for k, v in self._state_layout.items() if v is None],
                              optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None],
                              auth_token=kwargs.pop("auth_token", os.environ.get("RAVNEST_JOB_TOKEN", "")),
@@ -415,6 +416,19 @@ class Node:
                 raise ValueError(f"{self.name}: the model input '{entry['keyword']}' is missing")
             inputs[entry["name"]] = value.to(self.device)
         return inputs
+
+
+def _codec_of(compression):
+    """The codec of activations and gradients: compression=True is the original's fp16; ours also takes a
+    codec name ('none', 'fp16', 'bf16', 'int8-blockwise')."""
+    if compression is True:
+        return "fp16"
+    if compression is False or compression is None:
+        return "none"
+    if isinstance(compression, str):
+        return compression
+    raise TypeError(f"compression must be True, False or a codec name ('none', 'fp16', 'bf16', "
+                    f"'int8-blockwise'), got {compression!r}")
 
 
 def _stage_folder(config_path):

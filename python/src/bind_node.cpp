@@ -148,7 +148,7 @@ void bindNode(py::module_& m) {
   py::class_<Node, std::unique_ptr<Node, ReleaseGilDeleter>>(
       m, "Node", "One provider of a pipeline cluster (the C++ runtime behind ravnest.Node).")
       .def(py::init([](const std::string& configPath, const std::string& device, int updateFrequency,
-                       int maxInFlight, bool lrStepOnEpochChange, bool compression, double startupTimeout,
+                       int maxInFlight, bool lrStepOnEpochChange, const std::string& compression, double startupTimeout,
                        double backwardTimeout, double peerLossGrace, double heartbeatInterval, double sendDeadline,
                        const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec,
                        std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys,
@@ -162,7 +162,7 @@ void bindNode(py::module_& m) {
              options.schedule = ravnest::parseSchedule(schedule);
              options.recompute = recompute;
              options.lrStepOnEpochChange = lrStepOnEpochChange;
-             options.compression = compression;
+             options.pipelineCodec = ravnest::parseCodec(compression);
              options.startupTimeout = seconds(startupTimeout);
              options.backwardTimeout = seconds(backwardTimeout);
              options.peerLossGrace = seconds(peerLossGrace);
@@ -186,7 +186,7 @@ void bindNode(py::module_& m) {
              return std::unique_ptr<Node, ReleaseGilDeleter>(new Node(configPath, options));
            }),
            py::arg("config_path"), py::arg("device") = "cpu", py::arg("update_frequency") = 1,
-           py::arg("max_in_flight") = 0, py::arg("lr_step_on_epoch_change") = true, py::arg("compression") = false,
+           py::arg("max_in_flight") = 0, py::arg("lr_step_on_epoch_change") = true, py::arg("compression") = "none",
            py::arg("startup_timeout") = 120.0, py::arg("backward_timeout") = 1800.0,
            py::arg("peer_loss_grace") = 10.0, py::arg("heartbeat_interval") = 1.0, py::arg("send_deadline") = 60.0,
            py::arg("auth_token") = "",

@@ -1,13 +1,12 @@
 """One training run across the emulated links: three providers, each in its own network namespace.
 
-    run_workload.py --model cnn|resnet18 --compression none|fp16 --namespaces NS0 NS1 NS2 --hosts IP0 IP1 IP2
+    run_workload.py --model cnn|resnet18 --compression none|fp16|int8-blockwise --namespaces NS0 NS1 NS2 --hosts IP0 IP1 IP2
 
 Writes node_data/ for the three namespace addresses into a temporary folder, starts every provider there with
 `ip netns exec` (leaf first), and prints the root's figure as `samples/s: <value>`. The CNN is the digits
 example (examples/cnn/provider.py, one epoch of 23 batches of 64, validation off); ResNet-18 is the provider of
 tests/benchmarks/resnet18_pipeline_benchmark.py (batch 32, a warm-up epoch then a timed one of --batches
-batches). Pipeline traffic can be sent as float32 or fp16 (`Node(compression=True)`); the int8-blockwise codec
-exists only for the all-reduce between clusters, which a single cluster of three never runs.
+batches). Pipeline traffic (activations and gradients) travels with the codec `Node(compression=...)` names.
 """
 
 import argparse
@@ -55,14 +54,14 @@ def cnn_commands(folder, hosts, args):
     set_seed(42)  # as examples/cnn/cluster_formation.py
     write_node_data(folder, hosts, CNN(), torch.rand(CNN_BATCH, 1, 8, 8))
     env = {"RAVNEST_EPOCHS": "1", "RAVNEST_VALIDATE": "0",
-           "RAVNEST_COMPRESSION": "1" if args.compression == "fp16" else "0"}
+           "RAVNEST_COMPRESSION": args.compression}
     return [[PYTHON, str(CNN_EXAMPLE / "provider.py"), f"node_{i}"] for i in range(len(hosts))], env
 
 
 def resnet18_commands(folder, hosts, args):
     write_node_data(folder, hosts, resnet18.build_model(), torch.randn(resnet18.BATCH, 3, 32, 32))
     spec = json.dumps({"batches": args.batches, "schedule": "1f1b", "recompute": False,
-                       "compression": args.compression == "fp16"})
+                       "compression": args.compression})
     return [[PYTHON, str(RESNET18_BENCHMARK), "--provider", f"node_{i}", spec] for i in range(len(hosts))], {}
 
 
@@ -98,7 +97,7 @@ def throughput(outputs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=sorted(WORKLOADS), required=True)
-    parser.add_argument("--compression", choices=["none", "fp16"], required=True)
+    parser.add_argument("--compression", choices=["none", "fp16", "int8-blockwise"], required=True)
     parser.add_argument("--namespaces", nargs=3, required=True)
     parser.add_argument("--hosts", nargs=3, required=True)
     parser.add_argument("--batches", type=int, default=15, help="ResNet-18: batches per epoch (two epochs run)")

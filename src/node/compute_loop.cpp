@@ -23,7 +23,7 @@ at::Tensor valueOf(const std::map<std::string, at::Tensor>& values, const std::s
 
 ComputeLoop::ComputeLoop(Context context)
     : context_(std::move(context)),
-      codec_(context_.options.compression ? CodecKind::kFp16 : CodecKind::kNone),
+      codec_(context_.options.pipelineCodec),
       epoch_(context_.options.resumeFrom.epoch),
       backwardPasses_(context_.options.resumeFrom.backwardPasses) {}
 

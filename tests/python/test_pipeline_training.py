@@ -96,9 +96,10 @@ def test_asynchronous_zero_bubble_pipeline_trains_and_exits(tmp_path, recompute)
     assert sum(losses[-8:]) < sum(losses[:8])
 
 
-def test_four_stage_asynchronous_pipeline_with_compression_trains_and_exits(tmp_path):
+@pytest.mark.parametrize("compression", [True, "int8-blockwise"])
+def test_four_stage_asynchronous_pipeline_with_compression_trains_and_exits(tmp_path, compression):
     spec = {"model": "cnn", "optimizer": "adam", "update_frequency": 1, "batches": 24, "epochs": 2,
-            "compression": True}
+            "compression": compression}
     codes, logs, _ = split_and_train(tmp_path, spec, nodes=4)
     assert_all_exited_cleanly(codes, logs)
     losses = [float(line) for line in (tmp_path / "losses.txt").read_text().split()]

@@ -45,8 +45,9 @@ struct NodeOptions {
   bool recompute = true;
   /// true: the learning-rate scheduler steps when an epoch ends; false: after every optimizer step.
   bool lrStepOnEpochChange = true;
-  /// Sends floating activations and gradients as fp16.
-  bool compression = false;
+  /// How floating activations and gradients travel between the stages (the original's compression=True is
+  /// kFp16). The receiver decodes whatever codec a message names, so nodes of one cluster may differ.
+  CodecKind pipelineCodec = CodecKind::kNone;
   /// With several clusters: backward passes between two averages of the replicas' parameters and buffers
   /// (the original's update_frequency * reduce_factor); 0 averages at every epoch change. A final average
   /// always runs at the end of training.
