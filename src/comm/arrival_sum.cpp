@@ -7,14 +7,11 @@
 #include <ATen/ATen.h>
 
 #include "ravnest/common/error.h"
+#include "tensor/finiteness.h"
 
 namespace ravnest::detail {
 namespace {
 
-constexpr uint32_t kMagnitudeMask = 0x7fffffffu;
-/// Added to a magnitude, it carries into the sign bit exactly when all exponent bits are set (Inf or NaN).
-constexpr uint32_t kLowestExponentBit = 0x00800000u;
-constexpr uint32_t kSignBit = 0x80000000u;
 /// Elements per block: a fixed trip count the compiler turns into vector code at -O2.
 constexpr int64_t kBlock = 16;
 
@@ -59,7 +56,7 @@ void ArrivalSum::addElements(const uint8_t* payload, int64_t count) {
     std::memcpy(received, bits, sizeof(received));
     std::memcpy(total, addend + i, sizeof(total));
     for (int64_t j = 0; j < kBlock; ++j) {
-      carries[j] |= (bits[j] & kMagnitudeMask) + kLowestExponentBit;
+      carries[j] |= nonFiniteCarry(bits[j]);
       total[j] += received[j];
     }
     std::memcpy(sum + i, total, sizeof(total));
@@ -69,12 +66,12 @@ void ArrivalSum::addElements(const uint8_t* payload, int64_t count) {
     float received;
     std::memcpy(&bits, payload + i * sizeof(float), sizeof(bits));
     std::memcpy(&received, &bits, sizeof(received));
-    carries[0] |= (bits & kMagnitudeMask) + kLowestExponentBit;
+    carries[0] |= nonFiniteCarry(bits);
     sum[i] = addend[i] + received;
   }
   uint32_t all = 0;
   for (const uint32_t carry : carries) all |= carry;
-  if ((all & kSignBit) != 0) allFinite_ = false;
+  if (carriesShowNonFinite(all)) allFinite_ = false;
   nextElement_ += count;
 }
 
