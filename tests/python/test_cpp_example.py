@@ -5,7 +5,9 @@ stage that model_fusion merges with the Python stages."""
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -109,3 +111,35 @@ def test_cpp_provider_explains_wrong_use(tmp_path, cpp_provider):
     result = subprocess.run([PYTHON, "provider.py", "node_2", "--cpp-leaf", "missing/cpp_provider"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "missing/cpp_provider is not an executable" in result.stderr
+
+
+def test_sigterm_on_the_cpp_leaf_stops_the_python_root_and_stem_with_checkpoints(tmp_path, cpp_provider):
+    """As with a Python provider: the C++ leaf tells the cluster why it stops, exits 128 + SIGTERM, and the
+    Python root and stem stop at once, each with a checkpoint of its stage."""
+    copy_example(tmp_path, example=EXAMPLE)
+    environment = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    processes = {}
+    for name in ("node_2", "node_1", "node_0"):
+        command = [PYTHON, "provider.py", name, "--epochs", "50", "--cpp-leaf", str(cpp_provider)]
+        processes[name] = subprocess.Popen(command, cwd=tmp_path, stdout=open(tmp_path / f"{name}.log", "w"),
+                                           stderr=subprocess.STDOUT, env=environment)
+    losses = tmp_path / "losses.txt"
+    deadline = time.monotonic() + 120
+    while not losses.exists() or len(losses.read_text().split()) < TRAIN_BATCHES:
+        assert time.monotonic() < deadline and processes["node_2"].poll() is None, "training did not get going"
+        time.sleep(0.1)
+    processes["node_2"].send_signal(signal.SIGTERM)
+    codes = {}
+    try:
+        codes = {name: process.wait(timeout=30) for name, process in processes.items()}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+    logs = {name: (tmp_path / f"{name}.log").read_text() for name in processes}
+    assert codes["node_2"] == 128 + signal.SIGTERM, logs["node_2"][-3000:]
+    assert "node_2: interrupted by SIGTERM" in logs["node_2"], logs["node_2"][-3000:]
+    for name in ("node_0", "node_1"):
+        assert codes[name] != 0, logs[name][-3000:]
+        assert "node_2 stopped: interrupted by SIGTERM" in logs[name], logs[name][-3000:]
+        assert "checkpoint written to" in logs[name], logs[name][-3000:]

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -34,6 +33,11 @@ constexpr std::chrono::milliseconds kSignalCheck{200};
 volatile std::sig_atomic_t receivedSignal = 0;
 
 extern "C" void rememberSignal(int signal) { receivedSignal = signal; }
+
+// The words a Python provider uses for the same stop, so that logs read alike whichever language a node runs.
+std::string stopReason(int signal) {
+  return std::string("interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM");
+}
 
 const char* const kUsage =
     "usage: cpp_provider node_<id> [--lr RATE] [--node-data FOLDER] [--data FILE]\n"
@@ -109,8 +113,8 @@ int run(const Arguments& arguments) {
     if (receivedSignal != 0) {
       const int signal = receivedSignal;
       // Tells the other nodes of the cluster at once instead of leaving them to notice the silence.
-      node.stop(std::string("received ") + strsignal(signal));
-      std::cerr << config.name() << ": stopped by " << strsignal(signal) << std::endl;
+      node.stop(stopReason(signal));
+      std::cerr << config.name() << ": " << stopReason(signal) << std::endl;
       return 128 + signal;
     }
   }

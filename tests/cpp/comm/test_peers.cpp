@@ -1,6 +1,7 @@
 #include "comm/test_peers.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +19,14 @@ ChildPeer::ChildPeer(const std::vector<std::string>& arguments) {
   for (auto& argument : argv) rawArgv.push_back(argument.data());
   rawArgv.push_back(nullptr);
 
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // The peer dies with the test: a test killed by its timeout must not leave a peer behind, least of all
+    // one it stopped with SIGSTOP (it would keep its ports and inherited file descriptors forever).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     dup2(pipeEnds[1], STDOUT_FILENO);
     close(pipeEnds[0]);
     close(pipeEnds[1]);
