@@ -36,6 +36,8 @@ if __name__ == "__main__":
         extra = {"peer_loss_grace": seconds / 2, "send_deadline": seconds, "backward_timeout": seconds}
     if "RAVNEST_MAX_IN_FLIGHT" in os.environ:
         extra["max_in_flight"] = int(os.environ["RAVNEST_MAX_IN_FLIGHT"])
+    if "RAVNEST_NON_FINITE" in os.environ:
+        extra["non_finite"] = os.environ["RAVNEST_NON_FINITE"]
     set_seed(42)
     train_loader, _ = digits_loaders(64)
     meta = load_node_json_configs(name)

@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-from hostile_client import (INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED, HostilePeer,
+from hostile_client import (INVALID_ARGUMENT, OK, PERMISSION_DENIED, UNAUTHENTICATED, HostilePeer,
                             load_wire_module)
 from test_cluster_averaging import start_providers, two_clusters, wait_for_losses
 
@@ -31,7 +31,7 @@ def address(document):
     return f"{document['local_host']}:{document['local_port']}"
 
 
-def run_job(folder, attack=None):
+def run_job(folder, attack=None, env=ENV):
     """Runs every provider to the end, calling `attack()` once training is under way. Returns the sorted loss
     lines, each cluster's fused parameters and every node's dump."""
     for output in ("losses.txt", "dumps", "trained"):
@@ -40,7 +40,7 @@ def run_job(folder, attack=None):
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    processes = start_providers(folder, ENV)
+    processes = start_providers(folder, env)
     try:
         if attack is not None:
             # Six losses of the two leaves together: at least two from each, since a cluster waits for the other
@@ -162,6 +162,33 @@ def test_a_job_under_attack_answers_every_hostile_call_with_an_error_and_trains_
         refused, rejected = attack.expected_counts(name)
         assert dumps[name]["security"] == {"refused_requests": refused, "rejected_messages": rejected}
     assert "holds NaN or Inf" in logs[attack.leaf]  # the rejection is logged
+    assert losses == quiet_losses
+    for quiet, attacked in zip(quiet_parameters, parameters):
+        assert quiet.keys() == attacked.keys()
+        assert all(torch.equal(quiet[key], attacked[key]) for key in quiet)
+
+
+def test_a_node_told_to_skip_non_finite_values_drops_a_nan_activation_logs_it_and_trains_on(tmp_path):
+    skipping = dict(ENV, RAVNEST_NON_FINITE="skip")
+    two_clusters(tmp_path, nodes_each=2)
+    quiet_losses, quiet_parameters, _, _ = run_job(tmp_path, env=skipping)
+    docs = documents(tmp_path)
+    leaf = next(name for name, d in docs.items() if d["rank"] == 0 and d["is_leaf"])
+    root = next(name for name, d in docs.items() if d["rank"] == 0 and d["is_root"])
+    routing = json.loads((tmp_path / docs[leaf]["template_path"] / "routing.json").read_text())
+    wire = load_wire_module(tmp_path)
+    peer = HostilePeer(wire, address(docs[leaf]), docs[leaf]["job_token"])
+    nan = torch.zeros(64, 4)
+    nan[5, 2] = math.nan
+    frames = peer.message(wire.ACTIVATION, root, FAR_ID, {routing["inputs"][0]["name"]: nan,
+                                                           "ravnest.meta": torch.tensor([0, 0, 0, 0])})
+    answers = []
+
+    losses, parameters, dumps, logs = run_job(tmp_path, lambda: answers.append(peer.send(frames)), env=skipping)
+
+    assert answers == [(OK, "")]  # accepted on the wire, then dropped: the sender is not told
+    assert f"skipped activation {FAR_ID} from {root}" in logs[leaf] and "holds NaN or Inf" in logs[leaf]
+    assert dumps[leaf]["security"] == {"refused_requests": 0, "rejected_messages": 0}
     assert losses == quiet_losses
     for quiet, attacked in zip(quiet_parameters, parameters):
         assert quiet.keys() == attacked.keys()
