@@ -3,7 +3,8 @@
     /usr/bin/python3 tests/benchmarks/resnet18_pipeline_benchmark.py [--batches 24] [--schedules 1f1b zb]
                                                                      [--recompute 0] [--repeats 1]
 
-Single-process training runs with 1 and with 2 torch threads (the faster counts). Then, for each schedule,
+Single-process training runs with 1 and with 2 torch threads, each under glibc's default malloc settings and
+under the ones every ravnest process applies to itself (ravnest.baselines); the fastest counts. Then, for each schedule,
 three provider processes (one torch thread each) train the same model on the same synthetic batches with
 SGD; one warm-up epoch is excluded from the timing. Prints samples/s, the ratio to single-process, and every
 stage's busy times and bubble fraction (idle / wall) from the nodes' metrics. `--repeats` runs each pipeline
@@ -23,6 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import torchvision
+
+from ravnest.baselines import ALLOCATOR_SETTINGS
 
 PYTHON = "/usr/bin/python3"
 BATCH = 32
@@ -45,11 +48,12 @@ def loss_fn(outputs, targets):
 
 
 # Single process -------------------------------------------------------------------------------------------
-def single_process(threads, batches):
+def single_process(threads, batches, allocator_environment):
     """Samples/s of plain training (the second of two epochs), in a fresh process with `threads` threads."""
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import resnet18_pipeline_benchmark as b;"
             f" print(b.single_process_here({threads}, {batches}))")
-    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, **allocator_environment))
     return float(result.stdout.split()[-1])
 
 
@@ -155,11 +159,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    singles = {threads: single_process(threads, args.batches) for threads in (1, 2)}
-    best_threads = max(singles, key=singles.get)
+    singles = {(threads, allocator): single_process(threads, args.batches, environment)
+               for threads in (1, 2) for allocator, environment in ALLOCATOR_SETTINGS.items()}
+    best = max(singles, key=singles.get)
     print(f"load average at start: {load:.2f}")
-    for threads, value in singles.items():
-        print(f"single process, {threads} torch thread(s): {value:7.2f} samples/s")
+    for (threads, allocator), value in singles.items():
+        print(f"single process, {threads} torch thread(s), {allocator}: {value:7.2f} samples/s")
     results = {}
     for schedule in args.schedules:
         spec = {"batches": args.batches, "schedule": schedule, "recompute": bool(args.recompute)}
@@ -167,7 +172,7 @@ def main():
         results[schedule] = max(runs, key=lambda run: run[0])
         throughput, figures = results[schedule]
         print(f"3 providers, schedule={schedule}, recompute={bool(args.recompute)}: {throughput:7.2f} samples/s, "
-              f"{throughput / singles[best_threads]:.2f}x single process ({best_threads} threads)")
+              f"{throughput / singles[best]:.2f}x the fastest single process ({best[0]} threads, {best[1]})")
         print(describe_stages(figures))
     if "1f1b" in results and "zb" in results:
         print(f"zb / 1f1b: {results['zb'][0] / results['1f1b'][0]:.2f}x")
