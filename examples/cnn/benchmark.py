@@ -42,8 +42,9 @@ def single_process_figures():
     """{allocator settings: samples/s} of plain training, each in a fresh process."""
     figures = {}
     for allocator, environment in ALLOCATOR_SETTINGS.items():
-        result = subprocess.run([sys.executable, "-c", "import benchmark; print(benchmark.single_process_samples_per_second())"],
-                                env=dict(os.environ, **environment), text=True, capture_output=True, check=True)
+        code = "import benchmark; print(benchmark.single_process_samples_per_second())"
+        result = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **environment), text=True,
+                                capture_output=True, check=True)
         figures[allocator] = float(result.stdout.split()[-1])
     return figures
 
@@ -65,7 +66,7 @@ if __name__ == "__main__":
     best = max(singles, key=singles.get)
     print(f"3 providers:            {pipeline:8.0f} samples/s")
     for allocator, single in singles.items():
-        print(f"single-process PyTorch: {single:8.0f} samples/s (torch threads: {torch.get_num_threads()}, {allocator})")
+        print(f"single-process PyTorch: {single:8.0f} samples/s ({allocator})")
     print(f"ratio:                  {pipeline / singles[best]:8.2f}x the faster single process")
     for node, mib in sorted(rss.items()):
         print(f"peak RSS {node}:        {mib:>8} MiB")

@@ -1,4 +1,4 @@
-// Python bindings of the schedule simulator (ravnest._C.simulate_schedule); ravnest.simulate_schedule wraps it.
+// Python bindings of the schedule simulator (ravnest._C.simulate_schedule).
 #include "bindings.h"
 
 #include <pybind11/stl.h>

@@ -23,10 +23,11 @@
 
 namespace ravnest::detail {
 
-/// The work of a node's compute thread: it takes work from the scheduler (backward before forward), and
+/// The work of a node's compute thread: it takes work from the scheduler, in the order its SchedulePolicy picks
+/// (1F1B: backward before forward; zb: a ready forward right after a B, deferred W passes when idle), and
 /// - assembles a micro-batch's parts and runs its forward pass once all arrived: the leaf computes the loss
-///   and back-propagates at once; other stages run under no-grad, keep what the backward pass needs and send
-///   their outputs on;
+///   and back-propagates at once; other stages keep what the backward pass needs (with recompute, the inputs
+///   and RNG state under no-grad; without, the autograd graph) and send their outputs on;
 /// - sums a micro-batch's gradient parts and runs its backward pass once every consumer answered, then sends
 ///   the input gradients back to the stages they came from;
 /// - steps the optimizer every `updateFrequency` backward passes and the learning-rate scheduler per epoch
