@@ -17,16 +17,19 @@ from ravnest._C import (
     decode_tensor,
     encode_tensor,
     log_level,
-    set_log_level,
 )
 from ravnest.clusterize import clusterize
 from ravnest.fusion import model_fusion
+from ravnest.logs import apply_environment as _apply_log_level_environment
+from ravnest.logs import set_log_level
 from ravnest.node import Node
 from ravnest.sharding import shard
 from ravnest.trainer import Trainer
 from ravnest.utils import load_node_json_configs, set_seed
 
 __version__ = "0.1.0"
+
+_apply_log_level_environment()
 
 __all__ = [
     "AuthenticationError",

@@ -85,3 +85,16 @@ def test_an_unknown_codec_names_the_codecs_there_are(example):
                           timeout=120, env=dict(ENV, RAVNEST_COMPRESSION="zstd"))
     assert done.returncode != 0, done.stdout
     assert "unknown codec 'zstd': use none, fp16, bf16 or int8-blockwise" in done.stderr, done.stderr[-3000:]
+
+
+def test_logs_are_quiet_by_default_and_verbose_on_request_in_python_too(tmp_path):
+    copy_example(tmp_path)
+
+    def cluster_formation(**env):
+        done = subprocess.run([PYTHON, "cluster_formation.py"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=dict(ENV, **env))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stderr
+
+    assert "model needs about" not in cluster_formation()
+    assert "[ravnest.clusterize] [INFO] clusterize: model needs about" in cluster_formation(RAVNEST_LOG_LEVEL="info")
