@@ -7,6 +7,11 @@ environment, in the current folder. Every output line is printed with a `[node_<
 <log-dir>/node_<id>.log. When a provider fails, the others are stopped and the launcher exits with its code;
 it exits 0 once every provider exited 0. With --plot it then draws the providers' metrics into
 <node-data>/metrics/training.png (see python -m ravnest.plot), also after a failure.
+
+The providers share this machine's cores: each gets OMP_NUM_THREADS = cores // providers (at least 1), the
+thread count of its torch operations and of OpenBLAS, unless OMP_NUM_THREADS is set already. Without it,
+every provider would size its thread pools for the whole machine, and on a machine with fewer cores than
+threads their spinning workers take the cores the other providers need.
 """
 
 import argparse
@@ -30,6 +35,18 @@ def node_names(node_data):
         raise SystemExit(f"launch: no node JSON in {node_data}/nodes: run cluster formation first")
     documents.sort(key=lambda document: (document.get("is_root", False), document["node_id"]))
     return [f"node_{document['node_id']}" for document in documents]
+
+
+def threads_per_provider(providers):
+    """The OMP_NUM_THREADS each of `providers` local providers gets: an equal share of the usable cores."""
+    return max(1, len(os.sched_getaffinity(0)) // providers)
+
+
+def provider_environment(name, providers):
+    """The environment provider `name` runs in, one of `providers` started together."""
+    environment = dict(os.environ, RAVNEST_NODE=name, PYTHONUNBUFFERED="1")
+    environment.setdefault("OMP_NUM_THREADS", str(threads_per_provider(providers)))
+    return environment
 
 
 def _relay(name, stream, log_path, lock):
@@ -60,10 +77,10 @@ def launch(script, script_args=(), node_data="node_data", log_dir="logs"):
     Path(log_dir).mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
     processes, relays = {}, []
-    for name in node_names(node_data):
+    names = node_names(node_data)
+    for name in names:
         process = subprocess.Popen([sys.executable, script, name, *script_args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True,
-                                   env=dict(os.environ, RAVNEST_NODE=name, PYTHONUNBUFFERED="1"))
+                                   stderr=subprocess.STDOUT, text=True, env=provider_environment(name, len(names)))
         processes[name] = process
         relay = threading.Thread(target=_relay, args=(name, process.stdout, Path(log_dir, f"{name}.log"), lock))
         relay.start()

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "config/json_file.h"
 #include "ravnest/common/error.h"
@@ -53,8 +54,15 @@ StageRouting loadStageRouting(const std::string& path) try {
   for (const auto& entry : requireKey<nlohmann::json>(document, "inputs", path)) {
     const auto source = requireKey<nlohmann::json>(entry, "source", path);
     const int sourceStage = source.contains("stage") ? source.at("stage").get<int>() : -1;
-    routing.inputs.push_back({requireKey<std::string>(entry, "name", path), sourceStage,
-                              requireKey<bool>(entry, "requires_grad", path)});
+    StageInput input;
+    input.name = requireKey<std::string>(entry, "name", path);
+    input.sourceStage = sourceStage;
+    input.requiresGrad = requireKey<bool>(entry, "requires_grad", path);
+    if (entry.contains("dtype") && entry.at("dtype").is_string()) input.dtype = entry.at("dtype").get<std::string>();
+    if (entry.contains("shape") && entry.at("shape").is_array()) {
+      input.exampleShape = entry.at("shape").get<std::vector<int64_t>>();
+    }
+    routing.inputs.push_back(std::move(input));
   }
   for (const auto& entry : requireKey<nlohmann::json>(document, "outputs", path)) {
     routing.outputs.push_back({requireKey<std::string>(entry, "name", path), consumerStages(entry, path),

@@ -17,6 +17,7 @@
 #include "node/peer_traffic.h"
 #include "node/prediction_mailbox.h"
 #include "node/stage_plan.h"
+#include "node/stage_warm_up.h"
 #include "node/training_summary.h"
 #include "ravnest/comm/peer_server.h"
 #include "ravnest/common/error.h"
@@ -119,6 +120,7 @@ struct Node::Impl {
     detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions,
                               averaging, metrics});
     try {
+      detail::warmUpStage(stage, routing, config.name());
       loop.runOnComputeThread();
     } catch (...) {
       stopEarly(detail::stoppedBecause(config.name(), std::current_exception()), true);

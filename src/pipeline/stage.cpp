@@ -207,6 +207,39 @@ void Stage::finish(uint64_t id) {
   pending_.erase(found);
 }
 
+void Stage::warmUp(const std::vector<at::Tensor>& inputs) {
+  const RngState before = RngState::capture(device_);
+  try {
+    const std::vector<at::Tensor> onDevice = toDevice(inputs);
+    if (options_.recompute) {
+      c10::NoGradGuard noGrad;
+      std::vector<at::Tensor> statistics;
+      for (const auto& buffer : slots_->buffers()) statistics.push_back(buffer.clone());
+      slots_->withSubstitutes(slots_->parameters(), statistics, [&] {
+        module_->train(true);
+        run(onDevice);
+      });
+    }
+    // Live weights behind leaves of their own: the gradients land on those leaves, not on the parameters.
+    Graph graph = forwardWithGraph(onDevice, stash_.currentVersion(), /*frozen=*/false, /*keepStatistics=*/false);
+    std::vector<at::Tensor> roots, rootGrads;
+    for (const auto& output : graph.pass.outputs) {
+      if (!output.requires_grad()) continue;
+      roots.push_back(output);
+      rootGrads.push_back(at::ones_like(output));
+    }
+    if (!roots.empty() && options_.deferWeightGradients) {
+      detail::SplitBackward::computeInputGradients(roots, rootGrads, graph.pass.inputs).second.computeWeightGradients();
+    } else if (!roots.empty()) {
+      torch::autograd::backward(roots, rootGrads);
+    }
+  } catch (...) {
+    before.restore();
+    throw;
+  }
+  before.restore();
+}
+
 std::vector<at::Tensor> Stage::evaluate(const std::vector<at::Tensor>& inputs) {
   c10::NoGradGuard noGrad;
   module_->train(false);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,10 @@ struct StageInput {
   std::string name;
   int sourceStage = -1;
   bool requiresGrad = false;
+  /// The example input's dtype as torch names it ("float32", "int64") and its shape, as clusterize traced
+  /// them (the batch dimension follows the real batch); empty when the routing does not say.
+  std::string dtype;
+  std::optional<std::vector<int64_t>> exampleShape;
 
   bool isModelInput() const { return sourceStage < 0; }
 };

@@ -85,6 +85,14 @@ class Stage {
   /// run B.
   void backwardWeights(uint64_t id);
 
+  /// One throwaway training pass on `inputs`: the forward pass this stage's mode runs first (no-grad when it
+  /// recomputes), then a forward pass with autograd and its backward pass from the sum of the outputs. The
+  /// first calls of a process pay one-time costs (kernel selection and code generation, TorchScript's first
+  /// runs, the allocator's growth) that would otherwise hold up the first micro-batch on every stage in turn.
+  /// Leaves the weights, their gradients, the buffers and the random-number state as they were. Throws what
+  /// the module throws (the stage is then unchanged too).
+  void warmUp(const std::vector<at::Tensor>& inputs);
+
   /// Forward pass in evaluation mode under no-grad (dropout off, BatchNorm on running statistics).
   std::vector<at::Tensor> evaluate(const std::vector<at::Tensor>& inputs);
 

@@ -183,6 +183,56 @@ TEST_P(StageTest, RefusesUnknownMicroBatchesAndAWeightPassBeforeItsInputPass) {
   EXPECT_THROW(stage->backwardWeights(1), InvalidArgumentError);
 }
 
+TEST_P(StageTest, WarmUpLeavesWeightsGradientsAndStatisticsAsTheyWere) {
+  auto stage = makeStage();
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [name, tensor] : named(*stage)) before[name] = tensor.detach().clone();
+  stage->warmUp({torch::randn({5, kWidth})});
+  for (const auto& [name, tensor] : named(*stage)) {
+    EXPECT_TRUE(torch::equal(tensor, before.at(name))) << name << " changed";
+    EXPECT_FALSE(tensor.grad().defined()) << name << " got a gradient";
+  }
+  EXPECT_EQ(stage->pendingBackwards(), 0u);
+  EXPECT_EQ(stage->weightStash().stashedVersions(), 0u);
+  // A micro-batch after the warm-up computes what it computes on a fresh stage.
+  const auto x = torch::randn({5, kWidth}), g = torch::randn({5, kWidth});
+  const Weights weights = snapshot(*stage);
+  stage->forwardStashed(1, {x});
+  stage->backwardInputs(1, {g});
+  if (GetParam().deferWeightGradients) stage->backwardWeights(1);
+  referenceForward(weights, x, torch::zeros({kWidth}), torch::ones({kWidth})).backward(g);
+  expectWeightGrads(*stage, weights);
+}
+
+TEST_P(StageTest, WarmUpThatTheModuleRefusesThrowsAndChangesNothing) {
+  auto stage = makeStage();
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [name, tensor] : named(*stage)) before[name] = tensor.detach().clone();
+  EXPECT_ANY_THROW(stage->warmUp({torch::randn({5, kWidth + 1})}));
+  for (const auto& [name, tensor] : named(*stage)) EXPECT_TRUE(torch::equal(tensor, before.at(name))) << name;
+}
+
+TEST(StageWarmUpTest, LeavesTheRandomStateWhereItWasForDropout) {
+  torch::jit::Module module("DropoutNet");
+  module.register_parameter("w", torch::randn({kWidth, kWidth}).requires_grad_(), false);
+  module.define(R"(
+def forward(self, x):
+    return torch.dropout(torch.matmul(x, self.w), 0.5, True)
+)");
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("ravnest_warm_up_test_" + std::to_string(::getpid()) + ".pt")).string();
+  module.save(path);
+  for (const bool recompute : {true, false}) {
+    Stage stage(path, {true}, c10::Device(c10::kCPU), StageOptions{recompute, !recompute});
+    torch::manual_seed(7);
+    const auto expected = torch::rand({16});
+    torch::manual_seed(7);
+    stage.warmUp({torch::ones({64, kWidth})});
+    EXPECT_TRUE(torch::equal(torch::rand({16}), expected)) << "recompute=" << recompute;
+  }
+  std::filesystem::remove(path);
+}
+
 std::string nameOf(const ::testing::TestParamInfo<StageOptions>& info) {
   return std::string(info.param.recompute ? "Recompute" : "KeptGraph") +
          (info.param.deferWeightGradients ? "DeferredW" : "WithB");
