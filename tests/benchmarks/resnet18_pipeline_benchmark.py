@@ -2,13 +2,16 @@
 
     /usr/bin/python3 tests/benchmarks/resnet18_pipeline_benchmark.py [--batches 24] [--schedules 1f1b zb]
                                                                      [--recompute 0] [--repeats 1]
+                                                                     [--rams 1,1,1] [--cores 0,1:0,1:0,1]
 
 Single-process training runs with 1 and with 2 torch threads, each under glibc's default malloc settings and
 under the ones every ravnest process applies to itself (ravnest.baselines); the fastest counts. Then, for each schedule,
 three provider processes (one torch thread each) train the same model on the same synthetic batches with
 SGD; one warm-up epoch is excluded from the timing. Prints samples/s, the ratio to single-process, and every
 stage's busy times and bubble fraction (idle / wall) from the nodes' metrics. `--repeats` runs each pipeline
-configuration that many times and keeps the best.
+configuration that many times and keeps the best. `--rams` gives the three providers' RAM (GB) in
+node_configs.json, which sets where clusterize cuts the model (each stage's share follows its node's memory);
+`--cores` pins each provider to CPUs (`taskset -c`), one list per provider separated by ':'.
 """
 
 import argparse
@@ -82,10 +85,10 @@ def free_ports(count):
     return ports
 
 
-def write_node_data(folder):
+def write_node_data(folder, rams=(1,) * NODES):
     from ravnest.clusterize import clusterize
-    configs = {str(i): {"IP": f"127.0.0.1:{port}", "benchmarks": {"ram": 1, "bandwidth": 100}}
-               for i, port in enumerate(free_ports(NODES))}
+    configs = {str(i): {"IP": f"127.0.0.1:{port}", "benchmarks": {"ram": ram, "bandwidth": 100}}
+               for i, (port, ram) in enumerate(zip(free_ports(NODES), rams))}
     (folder / "node_data").mkdir(parents=True)
     (folder / "node_data" / "node_configs.json").write_text(json.dumps(configs))
     previous = os.getcwd()
@@ -126,12 +129,23 @@ def stage_figures(folder):
     return figures
 
 
-def pipeline(spec, timeout=1200):
+def stage_inputs(folder):
+    """Each node's stage arguments (graph value names): where clusterize cut the model."""
+    cuts = {}
+    for path in sorted((folder / "node_data" / "nodes").glob("node_*.json")):
+        stage_folder = folder / json.loads(path.read_text())["template_path"]
+        cuts[path.stem] = [entry["name"] for entry in json.loads((stage_folder / "routing.json").read_text())["inputs"]]
+    return cuts
+
+
+def pipeline(spec, rams=(1,) * NODES, cores=None, timeout=1200):
     with tempfile.TemporaryDirectory(prefix="ravnest_resnet18_") as name:
         folder = Path(name)
-        write_node_data(folder)
+        write_node_data(folder, rams)
+        print(f"  stage inputs: {stage_inputs(folder)}")
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-        processes = [subprocess.Popen([PYTHON, __file__, "--provider", f"node_{i}", json.dumps(spec)], cwd=folder,
+        pinned = [["taskset", "-c", cores[i]] if cores else [] for i in range(NODES)]
+        processes = [subprocess.Popen([*pinned[i], PYTHON, __file__, "--provider", f"node_{i}", json.dumps(spec)], cwd=folder,
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                      for i in reversed(range(NODES))]
         outputs = [process.communicate(timeout=timeout)[0] for process in processes]
@@ -157,7 +171,13 @@ def main():
     parser.add_argument("--schedules", nargs="+", default=["1f1b", "zb"])
     parser.add_argument("--recompute", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--rams", default="1,1,1", help="the providers' RAM in GB, comma-separated")
+    parser.add_argument("--cores", help="CPUs per provider for taskset -c, separated by ':' (e.g. 0:1:1)")
     args = parser.parse_args()
+    rams = [float(ram) for ram in args.rams.split(",")]
+    cores = args.cores.split(":") if args.cores else None
+    if len(rams) != NODES or (cores and len(cores) != NODES):
+        parser.error(f"--rams and --cores take one entry per provider ({NODES})")
     load = os.getloadavg()[0]
     singles = {(threads, allocator): single_process(threads, args.batches, environment)
                for threads in (1, 2) for allocator, environment in ALLOCATOR_SETTINGS.items()}
@@ -168,10 +188,12 @@ def main():
     results = {}
     for schedule in args.schedules:
         spec = {"batches": args.batches, "schedule": schedule, "recompute": bool(args.recompute)}
-        runs = [pipeline(spec) for _ in range(args.repeats)]
+        runs = [pipeline(spec, rams, cores) for _ in range(args.repeats)]
         results[schedule] = max(runs, key=lambda run: run[0])
         throughput, figures = results[schedule]
-        print(f"3 providers, schedule={schedule}, recompute={bool(args.recompute)}: {throughput:7.2f} samples/s, "
+        placement = f", cores {args.cores}" if cores else ""
+        print(f"3 providers (RAM {args.rams}{placement}), schedule={schedule}, recompute={bool(args.recompute)}: "
+              f"{throughput:7.2f} samples/s, "
               f"{throughput / singles[best]:.2f}x the fastest single process ({best[0]} threads, {best[1]})")
         print(describe_stages(figures))
     if "1f1b" in results and "zb" in results:
