@@ -2,7 +2,8 @@
 
     /usr/bin/python3 tests/benchmarks/resnet18_pipeline_benchmark.py [--batches 24] [--schedules 1f1b zb]
                                                                      [--recompute 0] [--repeats 1]
-                                                                     [--rams 1,1,1] [--cores 0,1:0,1:0,1]
+                                                                     [--rams 1,1,1] [--balance memory]
+                                                                     [--cores 0,1:0,1:0,1]
 
 Single-process training runs with 1 and with 2 torch threads, each under glibc's default malloc settings and
 under the ones every ravnest process applies to itself (ravnest.baselines); the fastest counts. Then, for each schedule,
@@ -10,7 +11,8 @@ three provider processes (one torch thread each) train the same model on the sam
 SGD; one warm-up epoch is excluded from the timing. Prints samples/s, the ratio to single-process, and every
 stage's busy times and bubble fraction (idle / wall) from the nodes' metrics. `--repeats` runs each pipeline
 configuration that many times and keeps the best. `--rams` gives the three providers' RAM (GB) in
-node_configs.json, which sets where clusterize cuts the model (each stage's share follows its node's memory);
+node_configs.json, and `--balance` clusterize's rule for where to cut the model (`memory`: each stage's share
+follows its node's RAM; `compute`: even measured training times within each node's RAM);
 `--cores` pins each provider to CPUs (`taskset -c`), one list per provider separated by ':'.
 """
 
@@ -85,7 +87,7 @@ def free_ports(count):
     return ports
 
 
-def write_node_data(folder, rams=(1,) * NODES):
+def write_node_data(folder, rams=(1,) * NODES, balance="memory"):
     from ravnest.clusterize import clusterize
     configs = {str(i): {"IP": f"127.0.0.1:{port}", "benchmarks": {"ram": ram, "bandwidth": 100}}
                for i, (port, ram) in enumerate(zip(free_ports(NODES), rams))}
@@ -94,7 +96,8 @@ def write_node_data(folder, rams=(1,) * NODES):
     previous = os.getcwd()
     os.chdir(folder)
     try:
-        clusterize(model=build_model(), example_args=(torch.randn(BATCH, 3, 32, 32),), n_clusters=1)
+        clusterize(model=build_model(), example_args=(torch.randn(BATCH, 3, 32, 32),), n_clusters=1,
+                   balance=balance)
     finally:
         os.chdir(previous)
 
@@ -138,10 +141,10 @@ def stage_inputs(folder):
     return cuts
 
 
-def pipeline(spec, rams=(1,) * NODES, cores=None, timeout=1200):
+def pipeline(spec, rams=(1,) * NODES, balance="memory", cores=None, timeout=1200):
     with tempfile.TemporaryDirectory(prefix="ravnest_resnet18_") as name:
         folder = Path(name)
-        write_node_data(folder, rams)
+        write_node_data(folder, rams, balance)
         print(f"  stage inputs: {stage_inputs(folder)}")
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
         pinned = [["taskset", "-c", cores[i]] if cores else [] for i in range(NODES)]
@@ -172,6 +175,8 @@ def main():
     parser.add_argument("--recompute", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--rams", default="1,1,1", help="the providers' RAM in GB, comma-separated")
+    parser.add_argument("--balance", default="memory", choices=("memory", "compute"),
+                        help="clusterize's rule for where to cut the model")
     parser.add_argument("--cores", help="CPUs per provider for taskset -c, separated by ':' (e.g. 0:1:1)")
     args = parser.parse_args()
     rams = [float(ram) for ram in args.rams.split(",")]
@@ -188,11 +193,11 @@ def main():
     results = {}
     for schedule in args.schedules:
         spec = {"batches": args.batches, "schedule": schedule, "recompute": bool(args.recompute)}
-        runs = [pipeline(spec, rams, cores) for _ in range(args.repeats)]
+        runs = [pipeline(spec, rams, args.balance, cores) for _ in range(args.repeats)]
         results[schedule] = max(runs, key=lambda run: run[0])
         throughput, figures = results[schedule]
         placement = f", cores {args.cores}" if cores else ""
-        print(f"3 providers (RAM {args.rams}{placement}), schedule={schedule}, recompute={bool(args.recompute)}: "
+        print(f"3 providers (RAM {args.rams}, balance {args.balance}{placement}), schedule={schedule}, recompute={bool(args.recompute)}: "
               f"{throughput:7.2f} samples/s, "
               f"{throughput / singles[best]:.2f}x the fastest single process ({best[0]} threads, {best[1]})")
         print(describe_stages(figures))

@@ -126,3 +126,27 @@ def test_bad_cluster_count_is_refused(tmp_path, monkeypatch, cnn):
     write_configs(tmp_path, [1.0, 1.0])
     with pytest.raises(ValueError, match="n_clusters must be an integer from 1 to the number of nodes \\(2\\)"):
         clusterize(model=model, example_args=args, n_clusters=3)
+
+
+def test_an_unknown_balance_is_refused_naming_the_choices(tmp_path, monkeypatch, cnn):
+    model, args = cnn
+    monkeypatch.chdir(tmp_path)
+    write_configs(tmp_path, [1.0, 1.0])
+    with pytest.raises(ValueError, match="balance must be one of 'memory', 'compute', got 'speed'"):
+        clusterize(model=model, example_args=args, balance="speed")
+
+
+def test_compute_balanced_pipeline_computes_what_the_model_computes(tmp_path, monkeypatch):
+    model, args, _ = models.build("resnet18")
+    monkeypatch.chdir(tmp_path)
+    node_data = write_configs(tmp_path, [1.0, 1.0, 1.0])
+    clusterize(model=model, example_args=args, n_clusters=1, balance="compute")
+    nodes = read_nodes(node_data)
+    folders = [tmp_path / nodes[i]["template_path"] for i in range(3)]
+    stages = [torch.jit.load(str(folder / "submod.pt")) for folder in folders]
+    routings = [json.loads((folder / "routing.json").read_text()) for folder in folders]
+    model.eval()
+    for stage in stages:
+        stage.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(StageChain(stages, routings).forward(*args), model(*args), atol=1e-5, rtol=1e-5)

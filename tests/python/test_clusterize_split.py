@@ -7,6 +7,7 @@ import torch
 
 import models
 from ravnest.clusterize.model_split import analyse_model, split_and_export
+from ravnest.clusterize.splitting import _balanced_cuts
 from ravnest.routing_runtime import StageChain, named_leaves
 
 STAGE_COUNTS = (1, 2, 3, 5, 8)
@@ -89,6 +90,40 @@ def test_stage_sizes_follow_node_memory():
         return counts[0] / sum(counts)
 
     assert first_stage_share([1.0, 3.0]) < 0.4 < 0.6 < first_stage_share([3.0, 1.0])
+
+
+def test_compute_balance_moves_the_heavy_first_layers_off_the_first_stage():
+    model, args, kwargs = models.build("resnet18")
+    analysed = analyse_model(model, args, kwargs, time_operations=True)
+
+    def slowest_stage_share(balance):
+        stages = split_and_export(analysed, [1.0, 1.0, 1.0], balance).stages
+        seconds = [sum(analysed.forward_seconds.get(node.name, 0.0) for node in stage.module.graph.nodes)
+                   for stage in stages]
+        return max(seconds) / sum(seconds)
+
+    by_memory, by_compute = slowest_stage_share("memory"), slowest_stage_share("compute")
+    assert by_compute < by_memory, (by_compute, by_memory)
+    assert by_compute < 0.5, by_compute
+
+
+def test_compute_balance_keeps_every_stage_within_its_nodes_memory():
+    # Six equally slow operations; the last one needs 10 units of memory and every node holds 10.
+    seconds, costs = [1.0] * 6, [1, 1, 1, 1, 1, 10]
+    cuts = _balanced_cuts(seconds, costs, list(range(5)), [10, 10, 10])
+    bounds = list(zip([0] + [cut + 1 for cut in cuts], [cut + 1 for cut in cuts] + [6]))
+    assert all(sum(costs[start:end]) <= 10 for start, end in bounds), bounds
+    assert max(sum(seconds[start:end]) for start, end in bounds) == 3.0, bounds
+    # A first operation that fills the first node: it gets a stage of its own, the rest share 2 and 3.
+    cuts = _balanced_cuts(seconds, [5, 1, 1, 1, 1, 1], list(range(5)), [5, 10, 10])
+    assert cuts[0] == 0 and cuts[1] in (2, 3), cuts
+    assert _balanced_cuts(seconds, [5, 1, 1, 1, 1, 1], list(range(5)), [4, 10, 10]) is None
+
+
+def test_balance_by_compute_needs_timed_operations():
+    model, args, kwargs = models.build("cnn")
+    with pytest.raises(ValueError, match="time_operations=True"):
+        split_and_export(analyse_model(model, args, kwargs), [1.0, 1.0], "compute")
 
 
 def test_skip_connection_goes_straight_to_its_consumer():

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 from .job_token import resolve_job_token
+from .memory import BYTES_PER_GB
 from .model_split import analyse_model, split_and_export
 from .node_configs import load_node_configs
 from .node_document import node_document
@@ -20,19 +21,24 @@ __all__ = ["clusterize"]
 
 log = logging.getLogger("ravnest.clusterize")
 
-BYTES_PER_GB = 1024 ** 3
 NODE_DATA = "node_data"
 
 
+BALANCES = ("memory", "compute")
+
+
 def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, n_clusters=None,
-               leaf_modules=(), job_token=None):
+               leaf_modules=(), job_token=None, balance="memory"):
     """Forms clusters from node_data/node_configs.json, splits `model` per cluster and writes node_data/.
 
     `example_args`/`example_kwargs` are one example input, as `model(*example_args, **example_kwargs)`.
     `n_clusters` fixes the number of clusters (default: as many as the memory allows). `leaf_modules`
     are module classes torch.fx must not trace into. `pass_data` is accepted for compatibility: model
     inputs always reach every stage that reads them. `job_token` is the secret every node of the job must
-    present (written into each node JSON); default $RAVNEST_JOB_TOKEN, else a fresh random one. Raises
+    present (written into each node JSON); default $RAVNEST_JOB_TOKEN, else a fresh random one. `balance`
+    decides where the model is cut: "memory" (the original's rule: each stage's share of the model follows
+    its node's RAM) or "compute" (the stages' training times, measured on the example input on this machine,
+    as even as each node's RAM allows; the slowest stage bounds a pipeline's throughput). Raises
     ValueError with what to change when the configs are malformed, the model cannot be traced or split, or the
     nodes cannot hold the model.
     """
@@ -43,10 +49,13 @@ def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, 
     if n_clusters is not None and not (isinstance(n_clusters, int) and 1 <= n_clusters <= len(nodes)):
         raise ValueError(f"n_clusters must be an integer from 1 to the number of nodes ({len(nodes)}), "
                          f"got {n_clusters!r}")
+    if balance not in BALANCES:
+        raise ValueError(f"balance must be one of {', '.join(map(repr, BALANCES))}, got {balance!r}")
     token = resolve_job_token(job_token)
-    analysed = analyse_model(model, example_args, example_kwargs, leaf_modules)
+    analysed = analyse_model(model, example_args, example_kwargs, leaf_modules,
+                             time_operations=balance == "compute")
     clusters = _form_clusters(nodes, analysed.size_bytes, n_clusters)
-    splits = [split_and_export(analysed, [node.ram_gb for node in cluster]) for cluster in clusters]
+    splits = [split_and_export(analysed, [node.ram_gb for node in cluster], balance) for cluster in clusters]
     _warn_about_tight_nodes(clusters, splits)
     rings = plan_rings(averaged_state(model), [
         {name: node.node_id for node, stage in zip(cluster, split.stages) for name in stage.module.state_dict()}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.fx
 
+BYTES_PER_GB = 1024 ** 3
 ADAM_COPIES_PER_PARAMETER = 4  # parameter, gradient, exp_avg, exp_avg_sq
 
 

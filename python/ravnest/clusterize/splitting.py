@@ -1,11 +1,14 @@
-"""Splits a traced model into pipeline stages whose sizes follow the nodes' memory.
+"""Splits a traced model into pipeline stages whose sizes follow the nodes' memory, or balance compute.
 
 How it works:
 - The graph's operations, in their (topological) order, are cut into contiguous runs, one per stage.
   Contiguity keeps every dependency pointing forward, so stages run in index order.
 - Each operation costs the training memory of the parameters and buffers it is first to read plus the
-  activation it produces. Cut k is placed where the running cost is closest to the share of memory the
-  first k nodes hold, leaving every stage at least one operation.
+  activation it produces. By memory (the original Ravnest's rule), cut k is placed where the running cost is
+  closest to the share of memory the first k nodes hold, leaving every stage at least one operation.
+- By compute, each operation also has an estimated training time (compute_cost), and the cuts minimise the
+  slowest stage's time, which bounds the pipeline's throughput, among the splits whose every stage fits its
+  node's memory (dynamic programming over the allowed cuts). When none fits, the memory rule decides.
 - A cut may only cross tensors: a Python value (a size, a tuple) cannot travel between nodes, so places
   where one would cross are never cut. Nor is a tensor cut off from an operation that modifies it in
   place (ReLU(inplace=True), `out += identity`): the receiving stage would modify an input it needs
@@ -27,7 +30,8 @@ from itertools import accumulate
 import torch
 import torch.fx
 
-from .memory import activation_bytes, state_bytes
+from .compute_cost import seconds_per_updated_element, training_seconds
+from .memory import BYTES_PER_GB, activation_bytes, state_bytes
 
 COMPUTE_OPS = ("call_module", "call_function", "call_method")
 IN_PLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv,
@@ -43,31 +47,51 @@ class Stage:
     outputs: list  # graph value names, in the order of the returned tuple
 
 
-def split_model(graph_module, value_infos, ram_per_stage):
-    """Returns one Stage per entry of `ram_per_stage` (relative memory of the stage's node).
+def split_model(graph_module, value_infos, ram_per_stage, forward_seconds=None):
+    """Returns one Stage per entry of `ram_per_stage` (the memory of the stage's node, in GB). Stage sizes
+    follow those shares, or, given `forward_seconds` ({value name: forward time} of every operation, see
+    compute_cost), balance the estimated training time within each node's memory.
 
     Raises ValueError when the graph has fewer places to cut than the stages need, or when a parameter
     or persistent buffer would be needed by two stages.
     """
     ops = [node for node in graph_module.graph.nodes if node.op in COMPUTE_OPS]
-    costs = _operation_costs(graph_module, ops, value_infos)
-    cuts = _choose_cuts(costs, _cuttable_boundaries(graph_module, ops, value_infos), ram_per_stage)
+    fresh_state = _fresh_state(graph_module, ops)
+    costs = [_memory_cost(node, state, value_infos) for node, state in zip(ops, fresh_state)]
+    boundaries = _cuttable_boundaries(graph_module, ops, value_infos)
+    cuts = None
+    if forward_seconds is not None:
+        per_element = seconds_per_updated_element()
+        seconds = [training_seconds(forward_seconds[node.name], _trainable_elements(state), per_element)
+                   for node, state in zip(ops, fresh_state)]
+        cuts = _balanced_cuts(seconds, costs, boundaries, [ram * BYTES_PER_GB for ram in ram_per_stage])
+    if cuts is None:
+        cuts = _choose_cuts(costs, boundaries, ram_per_stage)
     bounds = list(zip([0] + [cut + 1 for cut in cuts], [cut + 1 for cut in cuts] + [len(ops)]))
     stages = [_build_stage(graph_module, index, ops[start:end]) for index, (start, end) in enumerate(bounds)]
     _refuse_shared_state(graph_module, stages)
     return stages
 
 
-def _operation_costs(graph_module, ops, value_infos):
+def _fresh_state(graph_module, ops):
+    """Per operation, the parameters and buffers it is the first to read."""
     seen = set()
-    costs = []
+    result = []
     for node in ops:
         fresh = [t for t in _state_read_by(graph_module, node) if id(t) not in seen]
         seen.update(id(t) for t in fresh)
-        parameters = [t for t in fresh if isinstance(t, torch.nn.Parameter)]
-        buffers = [t for t in fresh if not isinstance(t, torch.nn.Parameter)]
-        costs.append(state_bytes(parameters, buffers) + activation_bytes(node, value_infos))
-    return costs
+        result.append(fresh)
+    return result
+
+
+def _memory_cost(node, state, value_infos):
+    parameters = [t for t in state if isinstance(t, torch.nn.Parameter)]
+    buffers = [t for t in state if not isinstance(t, torch.nn.Parameter)]
+    return state_bytes(parameters, buffers) + activation_bytes(node, value_infos)
+
+
+def _trainable_elements(state):
+    return sum(t.numel() for t in state if isinstance(t, torch.nn.Parameter) and t.requires_grad)
 
 
 def _state_read_by(graph_module, node):
@@ -129,6 +153,39 @@ def _choose_cuts(costs, boundaries, ram_per_stage):
         cuts.append(allowed[best])
         first_allowed += best + 1
     return cuts
+
+
+def _balanced_cuts(seconds, costs, boundaries, capacities):
+    """Cuts (as in _choose_cuts) that minimise the largest stage time among those whose every stage's memory
+    cost stays within its capacity; None when no such split exists.
+
+    best[s][end] is the smallest possible slowest-stage time of stages 0..s when stage s ends before op
+    `end`; each stage starts where the previous one ended, and ends at an allowed cut or the last op."""
+    stages = len(capacities)
+    time_before = [0.0, *accumulate(seconds)]
+    memory_before = [0, *accumulate(costs)]
+    ends = [boundary + 1 for boundary in boundaries] + [len(seconds)]
+    best = [{0: 0.0}]
+    came_from = [{}]
+    for stage in range(stages):
+        reachable, previous = {}, {}
+        last = stage == stages - 1
+        for end in ([len(seconds)] if last else ends[:-1]):
+            for start, slowest in best[stage].items():
+                if start >= end or memory_before[end] - memory_before[start] > capacities[stage]:
+                    continue
+                candidate = max(slowest, time_before[end] - time_before[start])
+                if candidate < reachable.get(end, float("inf")):
+                    reachable[end], previous[end] = candidate, start
+        best.append(reachable)
+        came_from.append(previous)
+    if len(seconds) not in best[stages]:
+        return None
+    cuts, end = [], len(seconds)
+    for stage in range(stages, 1, -1):
+        end = came_from[stage][end]
+        cuts.append(end - 1)
+    return cuts[::-1]
 
 
 def _build_stage(graph_module, index, nodes):
