@@ -1,14 +1,18 @@
 """Throughput of the digits CNN: three local providers against one plain PyTorch process, in the same run.
 
-    python benchmark.py            (after cluster_formation.py; RAVNEST_EPOCHS overrides the 5 epochs)
+    python benchmark.py [--repeats 3]   (after cluster_formation.py; RAVNEST_EPOCHS overrides the 5 epochs)
 
 Both train 5 epochs with batch 64, Adam and MSE, validation off. Plain PyTorch runs in a fresh process under
 glibc's default malloc settings and under the ones every ravnest process applies to itself (ravnest.baselines);
-the faster counts. Prints samples/s of each, their ratio and the peak RSS of every provider.
+the faster counts. A run takes about a second, so the machine's noise weighs on each figure: the two sides
+alternate `--repeats` times, and the ratio of each pair and their median are printed, with the peak RSS of
+every provider in the last run.
 """
 
+import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -61,12 +65,19 @@ def pipeline_figures():
 
 
 if __name__ == "__main__":
-    pipeline, rss = pipeline_figures()
-    singles = single_process_figures()
-    best = max(singles, key=singles.get)
-    print(f"3 providers:            {pipeline:8.0f} samples/s")
-    for allocator, single in singles.items():
-        print(f"single-process PyTorch: {single:8.0f} samples/s ({allocator})")
-    print(f"ratio:                  {pipeline / singles[best]:8.2f}x the faster single process")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    ratios = []
+    for _ in range(parser.parse_args().repeats):
+        pipeline, rss = pipeline_figures()
+        singles = single_process_figures()
+        best = max(singles, key=singles.get)
+        ratios.append(pipeline / singles[best])
+        print(f"3 providers:            {pipeline:8.0f} samples/s")
+        for allocator, single in singles.items():
+            print(f"single-process PyTorch: {single:8.0f} samples/s ({allocator})")
+        print(f"ratio:                  {ratios[-1]:8.2f}x the faster single process")
+    print(f"median ratio:           {statistics.median(ratios):8.2f}x ({len(ratios)} pairs: "
+          f"{', '.join(f'{ratio:.2f}' for ratio in ratios)})")
     for node, mib in sorted(rss.items()):
         print(f"peak RSS {node}:        {mib:>8} MiB")
