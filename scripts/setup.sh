@@ -25,6 +25,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   pybind11-dev python3-dev libspdlog-dev libgtest-dev nlohmann-json3-dev
   python3-pytest python3-numpy python3-sklearn python3-torchvision python3-tqdm python3-matplotlib
+  python3-protobuf  # the hostile-input tests speak the wire protocol from Python
 )
 "$repo/scripts/install_packages.sh" "${packages[@]}"
 
@@ -40,6 +41,8 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   # Paths relative to the checkout, so that every clone (CI's included) shares one compiler cache.
   export CCACHE_BASEDIR="$repo"
+  # Debug information names the build folder; without this every clone would miss the cache all the same.
+  export CCACHE_NOHASHDIR=1
 fi
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" "${launcher[@]}" \

@@ -31,6 +31,9 @@ std::shared_ptr<grpc::Channel> openChannel(const std::string& target, const Tran
   arguments.SetMaxReceiveMessageSize(static_cast<int>(detail::kMaxHeaderBytes));
   // Each client gets its own connection, so that one slow stream cannot hold up another peer's link.
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Providers start in any order: a peer not listening yet is tried again within a second once it is, not
+  // after gRPC's default backoff, which grows to two minutes.
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return grpc::CreateCustomChannel(target, detail::channelCredentials(options), arguments);
 }
 

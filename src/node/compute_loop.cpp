@@ -29,6 +29,7 @@ ComputeLoop::ComputeLoop(Context context)
 
 void ComputeLoop::runOnComputeThread() {
   context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
+  context_.peersReachable();
   context_.averaging.waitForRingPeers(context_.options.startupTimeout);
   logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
   clock_.start();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,6 +52,8 @@ class ComputeLoop {
     PredictionMailbox& predictions;
     ClusterAveraging& averaging;
     NodeMetrics& metrics;
+    /// Called once the start-up wait reached every pipeline peer (the heartbeats then judge them).
+    std::function<void()> peersReachable;
   };
 
   explicit ComputeLoop(Context context);

@@ -57,14 +57,20 @@ void HeartbeatMonitor::forget(const std::string& nodeName) {
   forgotten_.insert(nodeName);
 }
 
+void HeartbeatMonitor::peersStarted() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!peersStarted_) peersStarted_ = std::chrono::steady_clock::now();
+}
+
 void HeartbeatMonitor::runOnHeartbeatThread() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     for (auto& neighbour : neighbours_) {
       if (forgotten_.count(neighbour.name) > 0) neighbour.watched = false;
       if (!neighbour.watched) continue;
+      const auto started = peersStarted_;
       lock.unlock();
-      const std::exception_ptr lost = beat(neighbour);
+      const std::exception_ptr lost = beat(neighbour, started);
       lock.lock();
       if (stopping_) return;
       // A farewell that arrived during the ping wins: the neighbour finished and went away on purpose.
@@ -78,7 +84,8 @@ void HeartbeatMonitor::runOnHeartbeatThread() {
   }
 }
 
-std::exception_ptr HeartbeatMonitor::beat(Neighbour& neighbour) {
+std::exception_ptr HeartbeatMonitor::beat(Neighbour& neighbour,
+                                          std::optional<std::chrono::steady_clock::time_point> peersStarted) {
   try {
     neighbour.client->ping();
     neighbour.lastAnswer = std::chrono::steady_clock::now();
@@ -87,11 +94,14 @@ std::exception_ptr HeartbeatMonitor::beat(Neighbour& neighbour) {
     neighbour.lastError = std::current_exception();
   }
   const auto now = std::chrono::steady_clock::now();
-  // A neighbour that never answered is still starting: the compute thread's start-up wait judges it.
-  if (!neighbour.lastAnswer || now - *neighbour.lastAnswer < grace_) return nullptr;
+  // A neighbour that never answered is still starting, and the compute thread's start-up wait judges it,
+  // until that wait found it running: its pings may have hit a connection still backing off from the time
+  // the neighbour was not listening yet.
+  const auto heardOf = neighbour.lastAnswer ? neighbour.lastAnswer : peersStarted;
+  if (!heardOf || now - *heardOf < grace_) return nullptr;
   logger(nodeName_)->debug("{} missed its heartbeats: {}", neighbour.description,
                            failureMessageOf(neighbour.lastError));
-  const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - *neighbour.lastAnswer);
+  const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - *heardOf);
   return makeFailure(failureTypeOf(neighbour.lastError),
                      nodeName_ + ": lost " + neighbour.description + ", which answered no heartbeat for " +
                          std::to_string(silent.count() / 1000) + "." + std::to_string(silent.count() % 1000 / 100) +

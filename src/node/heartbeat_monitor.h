@@ -22,7 +22,9 @@ namespace ravnest::detail {
 /// while the compute thread is busy or blocked and while no data flows, so a neighbour that died or hangs is
 /// noticed even during a long forward pass elsewhere. A neighbour that answered once and then leaves its
 /// pings unanswered for `grace` is reported to `onLost` (once), as a NetworkError (unreachable: its process
-/// is gone) or a TimeoutError (no answer in time: it hangs) naming it and its address. A neighbour that said
+/// is gone) or a TimeoutError (no answer in time: it hangs) naming it and its address. A neighbour that never
+/// answered is taken for one still starting, until the compute thread's start-up wait found it running
+/// (peersStarted()): from then on it is judged as if it had answered at that moment. A neighbour that said
 /// farewell (it finished normally) is no longer watched. Thread-safe.
 class HeartbeatMonitor {
  public:
@@ -40,6 +42,9 @@ class HeartbeatMonitor {
   void stop();
   /// Stops watching the neighbour named `nodeName` (it finished normally and may go away).
   void forget(const std::string& nodeName);
+  /// Every neighbour is running (the start-up wait reached it): a neighbour whose pings have not been
+  /// answered yet counts its silence from now.
+  void peersStarted();
 
  private:
   struct Neighbour {
@@ -53,7 +58,7 @@ class HeartbeatMonitor {
 
   void runOnHeartbeatThread();
   /// Pings `neighbour` once; returns its failure when it has been silent for longer than the grace period.
-  std::exception_ptr beat(Neighbour& neighbour);
+  std::exception_ptr beat(Neighbour& neighbour, std::optional<std::chrono::steady_clock::time_point> peersStarted);
 
   const std::string nodeName_;
   const std::chrono::milliseconds interval_;
@@ -63,6 +68,7 @@ class HeartbeatMonitor {
   std::condition_variable stopRequested_;
   bool stopping_ = false;
   std::set<std::string> forgotten_;  // node names; guarded by mutex_
+  std::optional<std::chrono::steady_clock::time_point> peersStarted_;  // guarded by mutex_
   std::vector<Neighbour> neighbours_;  // the heartbeat thread's
   std::thread thread_;
 };

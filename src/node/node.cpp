@@ -118,9 +118,8 @@ struct Node::Impl {
 
   void runComputeThread(NodeHooks hooks) {
     detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions,
-                              averaging, metrics});
+                              averaging, metrics, [this] { heartbeat.peersStarted(); }});
     try {
-      detail::warmUpStage(stage, routing, config.name());
       loop.runOnComputeThread();
     } catch (...) {
       stopEarly(detail::stoppedBecause(config.name(), std::current_exception()), true);
@@ -265,6 +264,9 @@ void Node::start(NodeHooks hooks) {
     RAVNEST_CHECK(!impl_->started, impl_->config.name(), " was started already");
     impl_->started = true;
   }
+  // On the caller's thread, before any other thread of the node runs: the warm-up saves and restores the
+  // process's random-number state, which no draw of the application may interleave with.
+  detail::warmUpStage(impl_->stage, impl_->routing, impl_->config.name());
   impl_->computeThread = std::thread([this, hooks = std::move(hooks)]() mutable {
     impl_->runComputeThread(std::move(hooks));
   });

@@ -36,8 +36,9 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  /// Starts the compute thread. The leaf needs `hooks.leaf`; without `hooks.optimizer` weights stay fixed.
-  /// Throws InvalidArgumentError for missing hooks or a second call.
+  /// Runs one throwaway pass of the stage (a warm-up, which leaves weights and random-number state as they
+  /// were), then starts the compute thread. The leaf needs `hooks.leaf`; without `hooks.optimizer` weights
+  /// stay fixed. Throws InvalidArgumentError for missing hooks or a second call.
   void start(NodeHooks hooks);
 
   /// Root only: feeds one training micro-batch (the model inputs by graph name) of `epoch`. Waits while the

@@ -92,5 +92,16 @@ TEST_F(HeartbeatMonitorTest, ANeighbourThatNeverAnsweredIsLeftToTheStartUpWait) 
   EXPECT_EQ(waitForReport(kReportDeadline), nullptr);
 }
 
+TEST_F(HeartbeatMonitorTest, ANeighbourFrozenBeforeItsFirstAnswerIsReportedOnceThePeersStarted) {
+  // Frozen before any ping reached it: only the start-up wait's word that it runs makes it judged.
+  peer_.signal(SIGSTOP);
+  monitor_->start();
+  monitor_->peersStarted();
+  const auto lost = waitForReport(kReportDeadline);
+  peer_.signal(SIGKILL);
+  ASSERT_NE(lost, nullptr);
+  EXPECT_EQ(failureTypeOf(lost), FailureType::kTimeout) << failureMessageOf(lost);
+}
+
 }  // namespace
 }  // namespace ravnest::detail
