@@ -22,8 +22,6 @@ __all__ = ["clusterize"]
 log = logging.getLogger("ravnest.clusterize")
 
 NODE_DATA = "node_data"
-
-
 BALANCES = ("memory", "compute")
 
 

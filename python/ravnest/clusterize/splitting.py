@@ -159,18 +159,18 @@ def _balanced_cuts(seconds, costs, boundaries, capacities):
     """Cuts (as in _choose_cuts) that minimise the largest stage time among those whose every stage's memory
     cost stays within its capacity; None when no such split exists.
 
-    best[s][end] is the smallest possible slowest-stage time of stages 0..s when stage s ends before op
-    `end`; each stage starts where the previous one ended, and ends at an allowed cut or the last op."""
+    best[k] maps where the first k stages can end (the op index the next stage starts at) to the smallest
+    slowest-stage time of those k stages; came_from[k] to where their last stage starts. A stage ends at an
+    allowed cut, the last one at the last op."""
     stages = len(capacities)
     time_before = [0.0, *accumulate(seconds)]
     memory_before = [0, *accumulate(costs)]
-    ends = [boundary + 1 for boundary in boundaries] + [len(seconds)]
+    cut_ends = [boundary + 1 for boundary in boundaries]
     best = [{0: 0.0}]
     came_from = [{}]
     for stage in range(stages):
         reachable, previous = {}, {}
-        last = stage == stages - 1
-        for end in ([len(seconds)] if last else ends[:-1]):
+        for end in ([len(seconds)] if stage == stages - 1 else cut_ends):
             for start, slowest in best[stage].items():
                 if start >= end or memory_before[end] - memory_before[start] > capacities[stage]:
                     continue
