@@ -24,15 +24,16 @@ HeartbeatMonitor::HeartbeatMonitor(const NodeConfig& config, const std::set<int>
     : nodeName_(config.name()), interval_(interval), grace_(grace), onLost_(std::move(onLost)) {
   RAVNEST_CHECK(interval.count() > 0 && grace.count() > 0, nodeName_,
                 ": the heartbeat interval and the peer-loss grace must be positive");
-  TransportOptions pingOptions = transport;
-  pingOptions.deadline = pingDeadline(grace);
+  pingOptions_ = transport;
+  pingOptions_.deadline = pingDeadline(grace);
   for (int stage : stages) {
     const auto& member = config.clusterNodes.at(stage);
     Neighbour neighbour;
     neighbour.name = member.name();
     neighbour.description = member.name() + " (" + member.address + ")";
+    neighbour.address = member.address;
     // A client of its own: its own connection, so heartbeats never queue behind a large transfer.
-    neighbour.client = std::make_unique<PeerClient>(nodeName_, member.address, pingOptions);
+    neighbour.client = std::make_unique<PeerClient>(nodeName_, member.address, pingOptions_);
     neighbours_.push_back(std::move(neighbour));
   }
 }
@@ -86,6 +87,13 @@ void HeartbeatMonitor::runOnHeartbeatThread() {
 
 std::exception_ptr HeartbeatMonitor::beat(Neighbour& neighbour,
                                           std::optional<std::chrono::steady_clock::time_point> peersStarted) {
+  if (peersStarted && !neighbour.lastAnswer && !neighbour.reconnected) {
+    // Its pings so far hit a connection that failed while it was not listening yet, and that may still be
+    // backing off (and would report that old refusal): a new one reaches the neighbour that runs now, or
+    // times out if it hangs.
+    neighbour.client = std::make_unique<PeerClient>(nodeName_, neighbour.address, pingOptions_);
+    neighbour.reconnected = true;
+  }
   try {
     neighbour.client->ping();
     neighbour.lastAnswer = std::chrono::steady_clock::now();

@@ -54,6 +54,8 @@ class HeartbeatMonitor {
     std::optional<std::chrono::steady_clock::time_point> lastAnswer;  // unset until it first answers
     std::exception_ptr lastError;
     bool watched = true;
+    std::string address;
+    bool reconnected = false;  // its client was replaced once the peers had started
   };
 
   void runOnHeartbeatThread();
@@ -64,6 +66,7 @@ class HeartbeatMonitor {
   const std::chrono::milliseconds interval_;
   const std::chrono::milliseconds grace_;
   const OnLost onLost_;
+  TransportOptions pingOptions_;
   std::mutex mutex_;
   std::condition_variable stopRequested_;
   bool stopping_ = false;
