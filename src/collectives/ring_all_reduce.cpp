@@ -9,17 +9,37 @@
 
 #include "collectives/arrival_registry.h"
 #include "collectives/chunk_router.h"
+#include "collectives/grpc_chunk_receiver.h"
 #include "collectives/ring_layout.h"
+#include "comm/ring_listener.h"
+#include "comm/ring_wire.h"
 #include "collectives/segment_sender.h"
+#include "collectives/socket_chunk_receiver.h"
+#include "collectives/socket_chunk_sender.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
+namespace detail {
+
+/// A ring's connections to its neighbours, kept from round to round.
+struct RingConnections {
+  std::shared_ptr<RingSocket> incoming;  // from the previous member
+  std::shared_ptr<RingSocket> outgoing;  // to the next member
+  bool nextTakesMessages = false;        // the next member advertised no ring port: send over gRPC
+  std::vector<uint8_t> bounce;           // where uncompressed segments are read, piece by piece
+};
+
+}  // namespace detail
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Segments of one ring on the wire at once: enough to keep the link busy while acknowledgements travel.
+/// gRPC segments of one ring on the wire at once: enough to keep the link busy while acknowledgements travel.
 constexpr int kSegmentsInFlight = 4;
+/// Pieces that uncompressed segments are read in: small enough to stay in cache between the kernel's copy
+/// into them and the reduction that reads them.
+constexpr size_t kReadPieceBytes = size_t{256} << 10;
 
 /// While a ring's round runs, the transport adds its reduce-scatter segments into `sums` as they arrive. The
 /// window closes with the round; after a failure, segments of that round may still be arriving, so the ring
@@ -70,11 +90,18 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
     RAVNEST_CHECK(ringSize == 1 || !spec.nextAddress.empty(), "all-reduce: ring ", spec.ringId,
                   " has no next member");
     layouts_.emplace_back(spec.numels, ringSize, segmentElements);
+    connections_.push_back(std::make_unique<detail::RingConnections>());
     sums_.emplace_back();
     staging_.emplace_back();
     if (ringSize > 1 && clients_.count(spec.nextAddress) == 0) {
       clients_.emplace(spec.nextAddress, std::make_unique<PeerClient>(nodeName_, spec.nextAddress, options_.transport));
     }
+  }
+  if (ringSize > 1 && server.ringListener() != nullptr) {
+    server.ringListener()->setAdmission(
+        [this](uint32_t ringId, const std::string& sender) { return ringConnectionRefusal(ringId, sender); });
+    listener_ = server.ringListener();
+    for (auto& connection : connections_) connection->bounce.resize(kReadPieceBytes);
   }
   server_.setValidator(MessageKind::kRingChunk, [this](const Message& message) { validateChunk(message); });
   server_.setArrivalPlanner(
@@ -82,6 +109,7 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
 }
 
 RingAllReduce::~RingAllReduce() {
+  if (listener_) listener_->setAdmission({});
   server_.setArrivalPlanner({});
   server_.setValidator(MessageKind::kRingChunk, {});
 }
@@ -105,6 +133,9 @@ std::optional<ArrivalReduction> RingAllReduce::planArrival(const Message& header
 
 size_t RingAllReduce::checkChunk(const Message& message, size_t tensorCount, size_t dims, int64_t numel,
                                  at::ScalarType dtype) const {
+  RAVNEST_CHECK_AS(ProtocolError, !listener_, "ring chunk: node ", nodeName_,
+                   " takes ring chunks over ring connections (port ", listener_->port(),
+                   "), not as messages; run the same ravnest version, and the same TLS setup, on every node");
   const RingTag& tag = message.ring;
   const auto found = ringIndex_.find(tag.ringId);
   RAVNEST_CHECK_AS(ProtocolError, found != ringIndex_.end(), "ring chunk: ring ", tag.ringId,
@@ -157,6 +188,7 @@ void RingAllReduce::averageInPlace(const std::unordered_map<std::string, at::Ten
         runRing(i, members[i]);
       } catch (...) {
         failures[i] = std::current_exception();
+        dropConnections(i);
       }
     });
   }
@@ -192,23 +224,24 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
       offset += member.numel();
     }
   }
-  detail::SegmentSender sender(*clients_.at(spec.nextAddress), options_.codec, kSegmentsInFlight);
   const uint64_t round = round_.load();
   std::optional<ArrivalWindow> arrivals;
-  if (reduceType == at::kFloat) arrivals.emplace(*arrivals_, ringIndex, round, sums_[ringIndex], values);
+  if (!listener_ && reduceType == at::kFloat) arrivals.emplace(*arrivals_, ringIndex, round, sums_[ringIndex], values);
+  const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId) +
+                                 (spec.previousAddress.empty() ? "" : " (" + spec.previousAddress + ")");
+  // The sender connects first: every member waits for its previous member's connection only after opening its
+  // own, so a ring of members starting together cannot wait on itself.
+  detail::RingConnections& connection = *connections_[ringIndex];
+  const auto sender = openSender(ringIndex, [&connection] { connection.incoming->shutdown(); });
+  const auto receiver = openReceiver(ringIndex, waitingFor);
   auto sendSegment = [&](uint32_t phase, int step, const at::Tensor& source, int chunk, int64_t segment) {
     const int64_t begin = layout.segmentBegin(chunk, segment);
-    Message message;
-    message.kind = MessageKind::kRingChunk;
-    message.ring = RingTag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
-    message.tensors.push_back({"chunk", source.slice(0, begin, begin + layout.segmentSize(chunk, segment))});
-    sender.send(std::move(message));
+    sender->send(RingTag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)},
+                 source.slice(0, begin, begin + layout.segmentSize(chunk, segment)));
   };
 
   const int previous = (rank_ + ringSize_ - 1) % ringSize_;
   const int lastStep = ringSize_ - 2;
-  const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId) +
-                                 (spec.previousAddress.empty() ? "" : " (" + spec.previousAddress + ")");
   at::NoGradGuard noGrad;
   // Segments stream through the steps: a segment is sent on as soon as it was received and reduced, so the
   // link never waits for the rest of its chunk. The chunk received at one step is the one sent at the next,
@@ -221,18 +254,17 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
     for (int step = 0; step <= lastStep; ++step) {
       const int incoming = detail::sentChunk(previous, ringSize_, static_cast<int>(phase), step);
       for (int64_t segment = 0; segment < layout.segmentCount(incoming); ++segment) {
-        const detail::ChunkKey key{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
-        const at::Tensor received = router_->take(key, Clock::now() + options_.chunkDeadline, waitingFor);
+        const RingTag tag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
         const int64_t begin = layout.segmentBegin(incoming, segment);
         const int64_t end = begin + layout.segmentSize(incoming, segment);
         if (phase == 1) {
-          values.slice(0, begin, end).copy_(received);
+          at::Tensor target = values.slice(0, begin, end);
+          receiver->copyInto(tag, target);
           if (step < lastStep) sendSegment(1, step + 1, values, incoming, segment);
           continue;
         }
         at::Tensor sum = sums.slice(0, begin, end);
-        // A segment reduced on arrival is this slice of `sums` itself, already holding values + received.
-        if (received.data_ptr() != sum.data_ptr()) at::add_out(sum, values.slice(0, begin, end), received.to(reduceType));
+        receiver->addInto(tag, sum, values.slice(0, begin, end));
         if (step < lastStep) {
           sendSegment(0, step + 1, sums, incoming, segment);
           continue;
@@ -245,7 +277,7 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
       }
     }
   }
-  sender.finish();
+  sender->finish();
   if (arrivals) arrivals->completed();
   if (inPlace) return;
   int64_t offset = 0;
@@ -255,6 +287,59 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
     member.copy_(averaged);
     offset += member.numel();
   }
+}
+
+std::unique_ptr<detail::ChunkSender> RingAllReduce::openSender(size_t ringIndex, std::function<void()> onFailure) {
+  const RingSpec& spec = rings_[ringIndex];
+  detail::RingConnections& connection = *connections_[ringIndex];
+  const PeerClient& next = *clients_.at(spec.nextAddress);
+  if (!connection.outgoing && !connection.nextTakesMessages) {
+    const int port = next.ringPort();
+    connection.nextTakesMessages = port == 0;
+    if (port != 0) {
+      const auto deadline = Clock::now() + options_.transport.deadline;
+      std::shared_ptr<detail::RingSocket> socket =
+          detail::RingSocket::connect(detail::splitHostPort(spec.nextAddress).first, port, deadline);
+      detail::introduce(*socket, {spec.ringId, options_.transport.authToken, nodeName_}, deadline);
+      connection.outgoing = std::move(socket);
+    }
+  }
+  if (connection.nextTakesMessages) {
+    return std::make_unique<detail::SegmentSender>(next, options_.codec, kSegmentsInFlight);
+  }
+  return std::make_unique<detail::SocketChunkSender>(connection.outgoing, options_.codec, options_.transport.deadline,
+                                                     options_.transport.traffic, spec.nextAddress,
+                                                     std::move(onFailure));
+}
+
+std::unique_ptr<detail::ChunkReceiver> RingAllReduce::openReceiver(size_t ringIndex, const std::string& waitingFor) {
+  if (!listener_) return std::make_unique<detail::GrpcChunkReceiver>(*router_, options_.chunkDeadline, waitingFor);
+  const RingSpec& spec = rings_[ringIndex];
+  detail::RingConnections& connection = *connections_[ringIndex];
+  // A previous member that failed a round opens a fresh connection for the next one.
+  if (auto newer = listener_->takeNewer(spec.ringId)) connection.incoming = std::move(newer);
+  if (!connection.incoming) {
+    connection.incoming = listener_->take(spec.ringId, Clock::now() + options_.chunkDeadline, waitingFor);
+  }
+  return std::make_unique<detail::SocketChunkReceiver>(
+      *connection.incoming, connection.bounce, options_.chunkDeadline, waitingFor, options_.transport.traffic,
+      spec.previousNode.empty() ? connection.incoming->peer() : spec.previousNode);
+}
+
+std::string RingAllReduce::ringConnectionRefusal(uint32_t ringId, const std::string& sender) const {
+  const auto found = ringIndex_.find(ringId);
+  if (found == ringIndex_.end()) return detail::concat("ring ", ringId, " is not a ring of node ", nodeName_);
+  const std::string& previousNode = rings_[found->second].previousNode;
+  if (previousNode.empty() || sender == previousNode) return {};
+  return detail::concat("node ", nodeName_, " takes chunks of ring ", ringId, " only from ", previousNode,
+                        ", not from '", sender, "'");
+}
+
+void RingAllReduce::dropConnections(size_t ringIndex) {
+  detail::RingConnections& connection = *connections_[ringIndex];
+  connection.incoming.reset();
+  connection.outgoing.reset();
+  connection.nextTakesMessages = false;
 }
 
 }  // namespace ravnest

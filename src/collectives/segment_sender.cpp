@@ -16,7 +16,11 @@ SegmentSender::~SegmentSender() {
   for (auto& thread : threads_) thread.join();
 }
 
-void SegmentSender::send(Message message) {
+void SegmentSender::send(const RingTag& tag, const at::Tensor& segment) {
+  Message message;
+  message.kind = MessageKind::kRingChunk;
+  message.ring = tag;
+  message.tensors.push_back({"chunk", segment});
   {
     std::lock_guard<std::mutex> lock(mutex_);
     rethrowFailure();

@@ -7,27 +7,28 @@
 #include <thread>
 #include <vector>
 
+#include "collectives/chunk_channels.h"
 #include "ravnest/comm/message.h"
 #include "ravnest/comm/peer_client.h"
 #include "ravnest/tensor/codec.h"
 
 namespace ravnest::detail {
 
-/// Sends one ring's segments to the next member from a few threads, so that a segment's acknowledgement
-/// does not hold up the next one and the ring thread never waits for the network while it could reduce.
-/// Segments go out in the order they were queued, at most `concurrency` at a time. Thread-safe.
-class SegmentSender {
+/// Sends one ring's segments to the next member as gRPC messages (the transport under TLS) from a few threads,
+/// so that a segment's acknowledgement does not hold up the next one and the ring thread never waits for the
+/// network while it could reduce. Segments go out in the order they were queued, at most `concurrency` at a
+/// time. Thread-safe.
+class SegmentSender final : public ChunkSender {
  public:
   SegmentSender(const PeerClient& next, CodecKind codec, int concurrency);
   /// Drops the queued segments and joins the threads once their current sends end; never throws.
-  ~SegmentSender();
+  ~SegmentSender() override;
   SegmentSender(const SegmentSender&) = delete;
   SegmentSender& operator=(const SegmentSender&) = delete;
 
-  /// Queues `message`. Throws the first failure of an earlier send, so a dead next member stops the ring early.
-  void send(Message message);
+  void send(const RingTag& tag, const at::Tensor& segment) override;
   /// Waits until every queued segment was delivered; throws the first failure.
-  void finish();
+  void finish() override;
 
  private:
   void run();

@@ -109,6 +109,14 @@ std::pair<int, std::string> PeerClient::sendRawFrames(const std::vector<std::str
 }
 
 std::string PeerClient::ping(const std::string& payload) const {
+  return pingCall(payload).first;
+}
+
+int PeerClient::ringPort() const {
+  return pingCall({}).second;
+}
+
+std::pair<std::string, int> PeerClient::pingCall(const std::string& payload) const {
   grpc::ClientContext context;
   impl_->prepare(context);
   wire::PingRequest request;
@@ -116,7 +124,7 @@ std::string PeerClient::ping(const std::string& payload) const {
   wire::PingReply reply;
   detail::throwIfFailed(impl_->stub->Ping(&context, request, &reply), impl_->self, impl_->target, "ping",
                         detail::clientUsesTls(impl_->options));
-  return reply.node();
+  return {reply.node(), static_cast<int>(reply.ring_port())};
 }
 
 }  // namespace ravnest

@@ -10,6 +10,7 @@
 #include "comm/allocator_tuning.h"
 #include "comm/message_framing.h"
 #include "comm/peer_service.h"
+#include "comm/ring_listener.h"
 #include "comm/server_state.h"
 #include "comm/tls_credentials.h"
 #include "ravnest/common/error.h"
@@ -23,12 +24,16 @@ struct PeerServer::Impl {
   detail::PeerService service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::string host;
+  std::unique_ptr<detail::RingListener> ringListener;
   std::once_flag shutdownOnce;
 };
 
 PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, TransportOptions options)
     : impl_(std::make_unique<Impl>(std::move(nodeName), std::move(options))) {
   detail::tuneAllocatorForStreaming();
+  impl_->host = listenAddress.substr(0, listenAddress.rfind(':'));
+  if (impl_->host.size() >= 2 && impl_->host.front() == '[') impl_->host = impl_->host.substr(1, impl_->host.size() - 2);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listenAddress, detail::serverCredentials(impl_->state.options), &impl_->port);
   builder.RegisterService(&impl_->service);
@@ -46,8 +51,14 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
                        "the other process, or pick another port in node_data/node_configs.json and rerun cluster "
                        "formation");
   }
-  impl_->state.log->info("listening on {} (port {}{})", listenAddress, impl_->port,
-                         impl_->state.options.tlsCertFile.empty() ? ", plaintext" : ", TLS");
+  const bool tls = !impl_->state.options.tlsCertFile.empty();
+  if (!tls && impl_->state.options.ringConnections) {
+    impl_->ringListener =
+        std::make_unique<detail::RingListener>(impl_->state.node, impl_->host, impl_->state.options.authToken);
+    impl_->state.ringPort = impl_->ringListener->port();
+  }
+  impl_->state.log->info("listening on {} (port {}{}, ring connections on {})", listenAddress, impl_->port,
+                         tls ? ", TLS" : ", plaintext", impl_->state.ringPort.load());
 }
 
 PeerServer::~PeerServer() {
@@ -56,6 +67,14 @@ PeerServer::~PeerServer() {
 
 int PeerServer::port() const {
   return impl_->port;
+}
+
+int PeerServer::ringPort() const {
+  return impl_->state.ringPort.load();
+}
+
+detail::RingListener* PeerServer::ringListener() {
+  return impl_->ringListener.get();
 }
 
 const std::string& PeerServer::nodeName() const {
@@ -89,6 +108,7 @@ uint64_t PeerServer::skippedMessages() const {
 void PeerServer::shutdown() {
   std::call_once(impl_->shutdownOnce, [this] {
     for (auto& inbox : impl_->state.inboxes) inbox->close();
+    if (impl_->ringListener) impl_->ringListener->close();
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     impl_->server->Wait();
     impl_->state.log->info("stopped");

@@ -19,6 +19,7 @@ grpc::ServerUnaryReactor* PeerService::Ping(grpc::CallbackServerContext* context
   }
   reply->set_node(state_.node);
   reply->set_payload(request->payload());
+  reply->set_ring_port(static_cast<uint32_t>(state_.ringPort.load()));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

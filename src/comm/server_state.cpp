@@ -2,23 +2,11 @@
 
 #include <utility>
 
+#include "common/constant_time.h"
 #include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"
 
 namespace ravnest::detail {
-namespace {
-
-/// Compares in time that depends only on the lengths, so the token cannot be guessed byte by byte.
-bool constantTimeEquals(const std::string& expected, const grpc::string_ref& given) {
-  if (given.size() != expected.size()) return false;
-  unsigned char difference = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    difference |= static_cast<unsigned char>(expected[i] ^ given.data()[i]);
-  }
-  return difference == 0;
-}
-
-}  // namespace
 
 ServerState::ServerState(std::string nodeName, TransportOptions transportOptions)
     : node(std::move(nodeName)), options(std::move(transportOptions)), log(logger(node)) {
@@ -69,7 +57,7 @@ bool ServerState::authorize(const grpc::CallbackServerContext& context, const ch
   if (options.authToken.empty()) return true;
   const auto& metadata = context.client_metadata();
   const auto found = metadata.find(kTokenMetadataKey);
-  if (found != metadata.end() && constantTimeEquals(options.authToken, found->second)) return true;
+  if (found != metadata.end() && constantTimeEquals(options.authToken, std::string_view(found->second.data(), found->second.size()))) return true;
   ++refusedRequests;
   log->warn("refused {} from {}: {} job token", method, context.peer(),
             found == metadata.end() ? "no" : "wrong");

@@ -54,6 +54,7 @@ struct ServerState {
   std::shared_ptr<const PeerServer::ArrivalPlanner> arrivalPlanner;  // guarded by validatorsMutex
   std::atomic<uint64_t> rejectedMessages{0};
   std::atomic<uint64_t> skippedMessages{0};
+  std::atomic<int> ringPort{0};  // where ring connections are accepted, in every ping reply; 0: none
 };
 
 }  // namespace ravnest::detail

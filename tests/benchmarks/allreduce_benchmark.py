@@ -67,15 +67,18 @@ def summed_over_ranks(values):
 def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{store_port}", rank=rank, world_size=world_size)
-    server = ravnest.PeerServer(f"node_{rank}")
-    ports = exchange_ports(server.port, world_size)
-    next_address = f"127.0.0.1:{ports[(rank + 1) % world_size]}"
+    # One server per codec: a server serves one all-reduce at a time.
+    servers = {codec: ravnest.PeerServer(f"node_{rank}") for codec in codecs}
+    next_address = {}
+    for codec, server in servers.items():
+        ports = exchange_ports(server.port, world_size)
+        next_address[codec] = f"127.0.0.1:{ports[(rank + 1) % world_size]}"
     rows = []
     for size_mib in sizes_mib:
         numel = size_mib * (1 << 20) // 4
-        ring = [{"ring_id": 0, "params": ["buffer"], "numels": [numel], "next": next_address}]
-        reducers = {codec: ravnest.RingAllReduce(server, f"node_{rank}", rank, world_size, ring, codec=codec,
-                                          segment_bytes=segment_mib << 20)
+        ring = lambda codec: [{"ring_id": 0, "params": ["buffer"], "numels": [numel], "next": next_address[codec]}]
+        reducers = {codec: ravnest.RingAllReduce(servers[codec], f"node_{rank}", rank, world_size, ring(codec),
+                                                 codec=codec, segment_bytes=segment_mib << 20)
                     for codec in codecs}
         buffer = torch.randn(numel)
 
@@ -95,9 +98,11 @@ def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs):
                     cpu[name].append(cpu_seconds)
         rows.append((size_mib, {name: (statistics.median(times[name]), statistics.median(summed_over_ranks(cpu[name])))
                                 for name in times}))
-        del reducers
+        reducer = None  # the timing closures above bound the last one
+        del reducers  # each server serves one all-reduce at a time: free them before the next size
     dist.barrier()
-    server.shutdown()
+    for server in servers.values():
+        server.shutdown()
     dist.destroy_process_group()
     return rows
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -20,7 +21,11 @@ namespace ravnest {
 
 namespace detail {
 class ArrivalRegistry;
+class ChunkReceiver;
 class ChunkRouter;
+class ChunkSender;
+class RingListener;
+struct RingConnections;
 struct RingLayout;
 }  // namespace detail
 
@@ -52,13 +57,16 @@ struct RingAllReduceOptions {
 /// All rings of a node run at once, each on its own thread. Segments stream through the steps: each is sent on as
 /// soon as it was received and reduced, so sending, receiving and reducing overlap.
 /// Every replica ends with the same bits: with a lossy codec the owner of a chunk keeps the value its peers
-/// decode. Chunks travel as kRingChunk messages tagged with ring, round, phase, step and segment; the server
-/// rejects chunks of unknown rings, other rounds, steps out of range or the wrong size.
+/// decode. Chunks are tagged with ring, round, phase, step and segment; the receiver rejects chunks of unknown
+/// rings, other rounds, steps out of range or the wrong size. They travel over a ring connection of their own
+/// when the receiving server listens for them (TransportOptions::ringConnections, not under TLS), else as
+/// kRingChunk messages through its gRPC server; the sender asks in a ping.
 class RingAllReduce {
  public:
-  /// `server` receives this node's ring chunks and must outlive this object; this object installs the
-  /// kRingChunk validator. `rank` is this node's cluster, `ringSize` the number of clusters.
-  /// Throws InvalidArgumentError for an inconsistent plan.
+  /// `server` receives this node's ring chunks and must outlive this object, which installs the kRingChunk
+  /// validator and the rules of the server's ring connections. `rank` is this node's cluster, `ringSize` the
+  /// number of clusters. Throws InvalidArgumentError for an inconsistent plan or a server that already serves
+  /// another RingAllReduce.
   RingAllReduce(PeerServer& server, std::string nodeName, int rank, int ringSize, std::vector<RingSpec> rings,
                 RingAllReduceOptions options = {});
   ~RingAllReduce();
@@ -77,6 +85,14 @@ class RingAllReduce {
 
  private:
   void runRing(size_t ringIndex, const std::vector<at::Tensor>& members);
+  /// The round's sender to the next member: over the ring connection it advertises (opened now if needed), or
+  /// as gRPC messages. `onFailure` runs when a write on a ring connection fails.
+  std::unique_ptr<detail::ChunkSender> openSender(size_t ringIndex, std::function<void()> onFailure);
+  std::unique_ptr<detail::ChunkReceiver> openReceiver(size_t ringIndex, const std::string& waitingFor);
+  /// Why `sender` may not open a ring connection for `ringId` here; "" when it may.
+  std::string ringConnectionRefusal(uint32_t ringId, const std::string& sender) const;
+  /// Closes both ring connections of a ring that failed; the next round opens fresh ones.
+  void dropConnections(size_t ringIndex);
   void validateChunk(const Message& message) const;
   /// The checks of validateChunk on a chunk of `tensorCount` tensors, the first of `dims` dimensions, `numel`
   /// elements and type `dtype`; returns the ring's position in rings_.
@@ -98,6 +114,8 @@ class RingAllReduce {
   std::map<std::string, std::unique_ptr<PeerClient>> clients_;
   std::unique_ptr<detail::ChunkRouter> router_;
   std::unique_ptr<detail::ArrivalRegistry> arrivals_;
+  detail::RingListener* listener_ = nullptr;  // server_'s; null: chunks come through server_ as messages
+  std::vector<std::unique_ptr<detail::RingConnections>> connections_;  // per ring
   std::atomic<uint64_t> round_{0};
 };
 

@@ -31,6 +31,10 @@ class PeerClient {
   /// Round trip with `payload`; returns the peer's node name. Throws like send().
   std::string ping(const std::string& payload = {}) const;
 
+  /// Asks the peer where it accepts ring connections (PeerServer::advertiseRingPort): a port, or 0 when it takes
+  /// ring chunks as messages. Throws like send().
+  int ringPort() const;
+
   /// Sends `frames` as one Transfer call exactly as given (with the token and deadline of the options), for
   /// tests that play a hostile peer. Returns the call's final gRPC status code (0: OK) and message.
   std::pair<int, std::string> sendRawFrames(const std::vector<std::string>& frames) const;
@@ -39,6 +43,8 @@ class PeerClient {
 
  private:
   struct Impl;
+  /// One Ping call with `payload`; returns the reply's node name and ring port.
+  std::pair<std::string, int> pingCall(const std::string& payload) const;
   std::unique_ptr<Impl> impl_;
 };
 

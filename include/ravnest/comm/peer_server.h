@@ -15,6 +15,10 @@
 
 namespace ravnest {
 
+namespace detail {
+class RingListener;
+}  // namespace detail
+
 /// Where a message's payload is reduced while it arrives, instead of being copied into a buffer of its own:
 /// `sum` = `addend` + payload, element by element, in the same pass as the NaN/Inf check. Both are contiguous
 /// float32 CPU tensors of the payload's element count; the delivered message carries `sum` as its tensor.
@@ -27,8 +31,8 @@ struct ArrivalReduction {
 /// answers pings. Listening starts in the constructor and stops in shutdown() or the destructor.
 class PeerServer {
  public:
-  /// Listens on `listenAddress` ("host:port"; port 0 picks a free one). Throws NetworkError when the address
-  /// cannot be bound, e.g. the port is in use.
+  /// Listens on `listenAddress` ("host:port"; port 0 picks a free one), and for ring connections on the same
+  /// host at a free port. Throws NetworkError when the address cannot be bound, e.g. the port is in use.
   PeerServer(std::string nodeName, const std::string& listenAddress, TransportOptions options = {});
   ~PeerServer();
   PeerServer(const PeerServer&) = delete;
@@ -36,6 +40,11 @@ class PeerServer {
 
   /// The bound port.
   int port() const;
+  /// Where this node accepts ring connections, as every ping reply tells; 0 when it takes ring chunks as
+  /// messages (under TLS, or TransportOptions::ringConnections off).
+  int ringPort() const;
+  /// The listener of those connections, for the node's RingAllReduce; null when ringPort() is 0.
+  detail::RingListener* ringListener();
   const std::string& nodeName() const;
 
   /// The inbox that receives messages of `kind`. Lives as long as the server. Thread-safe.
@@ -62,8 +71,8 @@ class PeerServer {
   /// Messages with NaN or Inf dropped under NonFinitePolicy::kSkip since start.
   uint64_t skippedMessages() const;
 
-  /// Closes the inboxes (waiting senders get UNAVAILABLE), then stops the server, letting calls in flight
-  /// finish for up to one second. Idempotent. Thread-safe.
+  /// Closes the inboxes (waiting senders get UNAVAILABLE) and the ring connections, then stops the server,
+  /// letting calls in flight finish for up to one second. Idempotent. Thread-safe.
   void shutdown();
 
  private:

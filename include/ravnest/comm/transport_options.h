@@ -26,6 +26,11 @@ struct TransportOptions {
   std::string tlsCertFile;
   std::string tlsKeyFile;
   std::string tlsCaFile;
+  /// Whether the server also listens for ring connections: plain TCP connections, one per all-reduce ring, that
+  /// carry ring chunks straight into the reduction, without gRPC's framing and hand-offs (docs/wire_protocol.md).
+  /// They carry the job token but are not encrypted, so a server with TLS never opens them and takes ring chunks
+  /// as gRPC messages; false does the same without TLS.
+  bool ringConnections = true;
   /// Messages carrying NaN or Inf.
   NonFinitePolicy nonFinite = NonFinitePolicy::kReject;
   /// Size of the payload frames a message is streamed in.

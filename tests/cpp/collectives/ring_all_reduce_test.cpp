@@ -1,4 +1,5 @@
-// The ring all-reduce over real gRPC servers on 127.0.0.1, one member per thread.
+// The ring all-reduce between real servers on 127.0.0.1, one member per thread, over ring connections and over
+// gRPC messages (the transport under TLS).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 #include "ravnest/collectives/ring_all_reduce.h"
 #include "ravnest/common/error.h"
@@ -42,15 +44,29 @@ void runAll(std::vector<std::unique_ptr<RingAllReduce>>& reducers, std::vector<S
   }
 }
 
+/// How the servers of a test take ring chunks: over ring connections, or as gRPC messages (the way under TLS).
+enum class ChunkTransport { kRingConnection, kGrpc };
+
+std::string transportName(ChunkTransport transport) {
+  return transport == ChunkTransport::kRingConnection ? "RingConnection" : "Grpc";
+}
+
+TransportOptions serverOptions(ChunkTransport transport) {
+  TransportOptions options;
+  options.ringConnections = transport == ChunkTransport::kRingConnection;
+  return options;
+}
+
 /// R clusters of one node each; every node holds all tensors, so one ring spans the whole state.
-class SingleRingTest : public ::testing::TestWithParam<int> {};
+class SingleRingTest : public ::testing::TestWithParam<std::tuple<int, ChunkTransport>> {};
 
 TEST_P(SingleRingTest, EveryReplicaHoldsTheExactMean) {
-  const int ringSize = GetParam();
+  const int ringSize = std::get<0>(GetParam());
   const std::vector<std::vector<int64_t>> shapes = {{7, 3}, {1}, {}, {2}, {5, 4, 3}, {0}};
   std::vector<Member> members(ringSize);
   for (int rank = 0; rank < ringSize; ++rank) {
-    members[rank].server = std::make_unique<PeerServer>("node_" + std::to_string(rank), "127.0.0.1:0");
+    members[rank].server = std::make_unique<PeerServer>("node_" + std::to_string(rank), "127.0.0.1:0",
+                                                        serverOptions(std::get<1>(GetParam())));
     for (size_t t = 0; t < shapes.size(); ++t) members[rank].state["t" + std::to_string(t)] = at::randn(shapes[t]);
     members[rank].state["count"] = at::full({}, 10 * (rank + 1), at::kLong);
   }
@@ -89,7 +105,13 @@ TEST_P(SingleRingTest, EveryReplicaHoldsTheExactMean) {
   EXPECT_EQ(reducers[0]->rounds(), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, SingleRingTest, ::testing::Values(2, 3, 4));
+INSTANTIATE_TEST_SUITE_P(RanksAndTransports, SingleRingTest,
+                         ::testing::Combine(::testing::Values(2, 3, 4),
+                                            ::testing::Values(ChunkTransport::kRingConnection, ChunkTransport::kGrpc)),
+                         [](const auto& info) {
+                           return std::to_string(std::get<0>(info.param)) + "Ranks" +
+                                  transportName(std::get<1>(info.param));
+                         });
 
 TEST(RingAllReduceTest, AveragesAcrossAClusterOfThreeNodesAndOneOfTwo) {
   // Parameters p0..p4. Cluster A splits them {p0,p1} {p2} {p3,p4}; cluster B splits {p0,p1,p2} {p3,p4}.
@@ -149,11 +171,39 @@ TEST(RingAllReduceTest, AveragesAcrossAClusterOfThreeNodesAndOneOfTwo) {
   }
 }
 
-TEST(RingAllReduceTest, CompressedChunksStayWithinTheCodecBoundAndReplicasAgree) {
+TEST(RingAllReduceTest, MembersThatTakeChunksDifferentlyStillAgree) {
+  // Node 1 takes its chunks as gRPC messages (as under TLS): node 0 sends them so; the others use ring connections.
+  constexpr int kRingSize = 3;
+  std::vector<Member> members(kRingSize);
+  at::Tensor mean = at::zeros({50});
+  for (int rank = 0; rank < kRingSize; ++rank) {
+    members[rank].server = std::make_unique<PeerServer>(
+        "node", "127.0.0.1:0", serverOptions(rank == 1 ? ChunkTransport::kGrpc : ChunkTransport::kRingConnection));
+    members[rank].state["w"] = at::randn({50});
+    mean += members[rank].state["w"].to(at::kDouble) / kRingSize;
+  }
+  std::vector<std::unique_ptr<RingAllReduce>> reducers;
+  std::vector<State*> states;
+  for (int rank = 0; rank < kRingSize; ++rank) {
+    RingSpec spec{0, {"w"}, {50}, members[(rank + 1) % kRingSize].address()};
+    reducers.push_back(std::make_unique<RingAllReduce>(*members[rank].server, "node", rank, kRingSize,
+                                                       std::vector<RingSpec>{spec}));
+    states.push_back(&members[rank].state);
+  }
+  runAll(reducers, states);
+  for (const auto& member : members) {
+    EXPECT_TRUE(at::allclose(member.state.at("w"), mean.to(at::kFloat), 1e-6, 1e-6));
+    EXPECT_TRUE(at::equal(member.state.at("w"), members[0].state.at("w")));
+  }
+}
+
+class CompressedRingTest : public ::testing::TestWithParam<ChunkTransport> {};
+
+TEST_P(CompressedRingTest, CompressedChunksStayWithinTheCodecBoundAndReplicasAgree) {
   constexpr int kRingSize = 3;
   std::vector<Member> members(kRingSize);
   for (auto& member : members) {
-    member.server = std::make_unique<PeerServer>("node", "127.0.0.1:0");
+    member.server = std::make_unique<PeerServer>("node", "127.0.0.1:0", serverOptions(GetParam()));
     member.state["w"] = at::randn({1000});
   }
   at::Tensor mean = at::zeros({1000});
@@ -176,6 +226,10 @@ TEST(RingAllReduceTest, CompressedChunksStayWithinTheCodecBoundAndReplicasAgree)
   for (const auto& member : members) EXPECT_TRUE(at::equal(member.state.at("w"), members[0].state.at("w")));
 }
 
+INSTANTIATE_TEST_SUITE_P(Transports, CompressedRingTest,
+                         ::testing::Values(ChunkTransport::kRingConnection, ChunkTransport::kGrpc),
+                         [](const auto& info) { return transportName(info.param); });
+
 TEST(RingAllReduceTest, ADeadMemberGivesANetworkErrorWithinTheDeadline) {
   PeerServer self("node_0", "127.0.0.1:0");
   auto dead = std::make_unique<PeerServer>("node_1", "127.0.0.1:0");
@@ -193,7 +247,7 @@ TEST(RingAllReduceTest, ADeadMemberGivesANetworkErrorWithinTheDeadline) {
 }
 
 TEST(RingAllReduceTest, ChunksOfUnknownRingsOtherRoundsOrWrongSizesAreRejected) {
-  PeerServer server("node_0", "127.0.0.1:0");
+  PeerServer server("node_0", "127.0.0.1:0", serverOptions(ChunkTransport::kGrpc));
   RingAllReduce reducer(server, "node_0", 0, 3, {RingSpec{5, {"w"}, {9}, "127.0.0.1:1"}});
   PeerClient intruder("node_2", "127.0.0.1:" + std::to_string(server.port()));
   auto chunk = [](uint32_t ring, uint64_t round, uint32_t step, int64_t numel) {
@@ -221,7 +275,7 @@ TEST(RingAllReduceTest, ChunksOfUnknownRingsOtherRoundsOrWrongSizesAreRejected) 
 }
 
 TEST(RingAllReduceTest, ChunksFromAnyoneButThePreviousMemberAreRefused) {
-  PeerServer server("node_0", "127.0.0.1:0");
+  PeerServer server("node_0", "127.0.0.1:0", serverOptions(ChunkTransport::kGrpc));
   RingAllReduce reducer(server, "node_0", 0, 2, {RingSpec{5, {"w"}, {4}, "127.0.0.1:1", "127.0.0.1:1", "node_1"}});
   Message message;
   message.kind = MessageKind::kRingChunk;
@@ -244,8 +298,8 @@ TEST(RingAllReduceTest, ChunksFromAnyoneButThePreviousMemberAreRefused) {
 TEST(RingAllReduceTest, ARejectedChunkOfTheRunningRoundLeavesTheTensorsAndItsPlaceTaken) {
   // Node 0 of a ring of two runs a round; the test plays node 1. Reduce-scatter segments of a running round are
   // added into node 0's buffers while they arrive, so rejecting one must not touch the tensors being averaged.
-  PeerServer server0("node_0", "127.0.0.1:0");
-  PeerServer server1("node_1", "127.0.0.1:0");
+  PeerServer server0("node_0", "127.0.0.1:0", serverOptions(ChunkTransport::kGrpc));
+  PeerServer server1("node_1", "127.0.0.1:0", serverOptions(ChunkTransport::kGrpc));
   RingAllReduceOptions options;
   options.chunkDeadline = std::chrono::milliseconds(1500);
   RingAllReduce reducer(server0, "node_0", 0, 2,

@@ -1,0 +1,124 @@
+#include "collectives/socket_chunk_receiver.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "comm/ring_wire.h"
+#include "comm/arrival_sum.h"
+#include "ravnest/common/error.h"
+#include "tensor/finiteness.h"
+
+namespace ravnest::detail {
+namespace {
+
+std::string describe(const RingTag& tag) {
+  return concat("ring ", tag.ringId, " round ", tag.round, " ", tag.phase == 0 ? "reduce-scatter" : "all-gather",
+                " step ", tag.step, " segment ", tag.segment);
+}
+
+bool sameTag(const RingTag& a, const RingTag& b) {
+  return a.ringId == b.ringId && a.round == b.round && a.phase == b.phase && a.step == b.step &&
+         a.segment == b.segment;
+}
+
+bool readsInPieces(const TensorMeta& meta, const at::Tensor& target) {
+  return meta.codec == CodecKind::kNone && meta.dtype == at::kFloat && target.scalar_type() == at::kFloat;
+}
+
+}  // namespace
+
+SocketChunkReceiver::SocketChunkReceiver(RingSocket& socket, std::vector<uint8_t>& bounce,
+                                         std::chrono::milliseconds deadline, std::string waitingFor,
+                                         std::shared_ptr<TrafficCounters> traffic, std::string sender)
+    : socket_(socket),
+      bounce_(bounce),
+      deadline_(deadline),
+      waitingFor_(std::move(waitingFor)),
+      traffic_(std::move(traffic)),
+      sender_(std::move(sender)) {}
+
+void SocketChunkReceiver::addInto(const RingTag& tag, at::Tensor& sum, const at::Tensor& addend) {
+  const TensorMeta meta = readHeader(tag, sum.numel());
+  if (!readsInPieces(meta, sum)) {
+    at::add_out(sum, addend, readDecoded(tag, meta).to(sum.scalar_type()));
+    return counted(meta);
+  }
+  int64_t done = 0;
+  bool finite = true;
+  readPieces(meta, [&](const uint8_t* piece, int64_t elements) {
+    ArrivalSum arrival(sum.slice(0, done, done + elements), addend.slice(0, done, done + elements));
+    arrival.append(piece, static_cast<size_t>(elements) * sizeof(float));
+    finite = finite && arrival.allFinite();
+    done += elements;
+  });
+  if (!finite) reject(describe(tag) + " carries NaN or Inf");
+  counted(meta);
+}
+
+void SocketChunkReceiver::copyInto(const RingTag& tag, at::Tensor& target) {
+  const TensorMeta meta = readHeader(tag, target.numel());
+  if (!readsInPieces(meta, target)) {
+    target.copy_(readDecoded(tag, meta));
+    return counted(meta);
+  }
+  auto* destination = static_cast<uint8_t*>(target.data_ptr());
+  readPieces(meta, [&](const uint8_t* piece, int64_t elements) {
+    // Checked before it lands: a rejected segment leaves only finite, averaged values behind.
+    if (!rawFloatsAllFinite(piece, elements, at::kFloat)) reject(describe(tag) + " carries NaN or Inf");
+    std::memcpy(destination, piece, static_cast<size_t>(elements) * sizeof(float));
+    destination += elements * static_cast<int64_t>(sizeof(float));
+  });
+  counted(meta);
+}
+
+TensorMeta SocketChunkReceiver::readHeader(const RingTag& tag, int64_t numel) {
+  std::array<uint8_t, kChunkHeaderBytes> bytes;
+  socket_.readAll(bytes.data(), bytes.size(), std::chrono::steady_clock::now() + deadline_,
+                  describe(tag) + " of " + waitingFor_);
+  ChunkFrameHeader header;
+  try {
+    header = decodeChunkHeader(bytes);
+  } catch (const ProtocolError& error) {
+    reject(error.what());
+  }
+  if (!sameTag(header.tag, tag)) reject("ring chunk: expected " + describe(tag) + ", got " + describe(header.tag));
+  if (header.meta.numel() != numel || !at::isFloatingType(header.meta.dtype)) {
+    reject(concat("ring chunk: ", describe(tag), " expects ", numel, " floating-point values, got ",
+                  header.meta.numel(), " of ", header.meta.dtype));
+  }
+  return header.meta;
+}
+
+template <typename Consume>
+void SocketChunkReceiver::readPieces(const TensorMeta& meta, Consume consume) {
+  const auto pieceBytes = static_cast<int64_t>(bounce_.size() / sizeof(float) * sizeof(float));
+  for (int64_t left = meta.byteCount; left > 0;) {
+    const int64_t bytes = std::min(left, pieceBytes);
+    socket_.readAll(bounce_.data(), static_cast<size_t>(bytes), std::chrono::steady_clock::now() + deadline_,
+                    "a ring chunk of " + waitingFor_);
+    consume(bounce_.data(), bytes / static_cast<int64_t>(sizeof(float)));
+    left -= bytes;
+  }
+}
+
+at::Tensor SocketChunkReceiver::readDecoded(const RingTag& tag, const TensorMeta& meta) {
+  EncodedTensor encoded{meta, at::empty({meta.byteCount}, at::kByte)};
+  socket_.readAll(encoded.bytes.data_ptr(), static_cast<size_t>(meta.byteCount),
+                  std::chrono::steady_clock::now() + deadline_, "a ring chunk of " + waitingFor_);
+  at::Tensor decoded = decodeTensor(encoded);
+  if (!allFinite(decoded)) reject(describe(tag) + " carries NaN or Inf");
+  return decoded;
+}
+
+void SocketChunkReceiver::reject(const std::string& reason) {
+  writeVerdict(socket_, reason, std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+  throw ProtocolError(reason + " (from " + waitingFor_ + ")");
+}
+
+void SocketChunkReceiver::counted(const TensorMeta& meta) {
+  if (traffic_) traffic_->receivedFrom.add(sender_, kChunkHeaderBytes + static_cast<uint64_t>(meta.byteCount));
+}
+
+}  // namespace ravnest::detail
