@@ -24,6 +24,9 @@ class ChunkReceiver {
   virtual ~ChunkReceiver() = default;
   /// Reduce-scatter: `sum` = `addend` + the segment tagged `tag`. Only `sum` is written, also on failure.
   virtual void addInto(const RingTag& tag, at::Tensor& sum, const at::Tensor& addend) = 0;
+  /// Last reduce-scatter step: `mean` = (`mean` + the segment tagged `tag`) / `members`. `scratch`, of the same
+  /// size, may be written. A failure may leave part of `mean` averaged, never with values that failed a check.
+  virtual void averageInto(const RingTag& tag, at::Tensor& mean, at::Tensor& scratch, int members) = 0;
   /// All-gather: `target` = the segment tagged `tag`. A failure may leave part of `target` written, with
   /// checked values only.
   virtual void copyInto(const RingTag& tag, at::Tensor& target) = 0;

@@ -10,6 +10,11 @@ void GrpcChunkReceiver::addInto(const RingTag& tag, at::Tensor& sum, const at::T
   if (received.data_ptr() != sum.data_ptr()) at::add_out(sum, addend, received.to(sum.scalar_type()));
 }
 
+void GrpcChunkReceiver::averageInto(const RingTag& tag, at::Tensor& mean, at::Tensor& scratch, int members) {
+  addInto(tag, scratch, mean);
+  at::div_out(mean, scratch, members);
+}
+
 void GrpcChunkReceiver::copyInto(const RingTag& tag, at::Tensor& target) {
   target.copy_(take(tag));
 }

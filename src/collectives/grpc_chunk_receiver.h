@@ -16,6 +16,7 @@ class GrpcChunkReceiver final : public ChunkReceiver {
       : router_(router), deadline_(deadline), waitingFor_(std::move(waitingFor)) {}
 
   void addInto(const RingTag& tag, at::Tensor& sum, const at::Tensor& addend) override;
+  void averageInto(const RingTag& tag, at::Tensor& mean, at::Tensor& scratch, int members) override;
   void copyInto(const RingTag& tag, at::Tensor& target) override;
 
  private:

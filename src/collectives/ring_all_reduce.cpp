@@ -207,7 +207,7 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
   // `values` is the flat range. A ring of one contiguous float32 CPU tensor works on that tensor itself, so
   // nothing is copied in or out; other rings stage a flat copy and write it back at the end. Reduce-scatter
-  // only writes `sums`; `values` changes only once a segment's mean is known.
+  // writes `sums`, except at its last step, which averages the owned chunk straight into `values`.
   const bool inPlace = members.size() == 1 && members.front().is_cpu() && members.front().is_contiguous() &&
                        members.front().scalar_type() == reduceType;
   // Both buffers are kept across rounds: fresh ones would page-fault on every 4 KiB at every round.
@@ -264,13 +264,13 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
           continue;
         }
         at::Tensor sum = sums.slice(0, begin, end);
-        receiver->addInto(tag, sum, values.slice(0, begin, end));
+        at::Tensor mean = values.slice(0, begin, end);
         if (step < lastStep) {
+          receiver->addInto(tag, sum, mean);
           sendSegment(0, step + 1, sums, incoming, segment);
           continue;
         }
-        at::Tensor mean = values.slice(0, begin, end);
-        mean.copy_(sum).div_(ringSize_);
+        receiver->averageInto(tag, mean, sum, ringSize_);
         // Keep the value the other members will decode, so every replica holds the same numbers.
         if (options_.codec != CodecKind::kNone) mean.copy_(decodeTensor(encodeTensor(mean, options_.codec)));
         sendSegment(1, 0, values, incoming, segment);

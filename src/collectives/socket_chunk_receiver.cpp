@@ -27,6 +27,26 @@ bool readsInPieces(const TensorMeta& meta, const at::Tensor& target) {
   return meta.codec == CodecKind::kNone && meta.dtype == at::kFloat && target.scalar_type() == at::kFloat;
 }
 
+/// mean[i] = (mean[i] + piece[i]) / members: the owner's sum and division in one pass over its values.
+void addAndDivide(float* mean, const uint8_t* piece, int64_t count, float members) {
+  // Local copies of fixed-size blocks tell the compiler that the buffers do not overlap, so it vectorises at -O2.
+  constexpr int64_t kBlock = 16;
+  int64_t i = 0;
+  for (; i + kBlock <= count; i += kBlock) {
+    float received[kBlock];
+    float total[kBlock];
+    std::memcpy(received, piece + i * sizeof(float), sizeof(received));
+    std::memcpy(total, mean + i, sizeof(total));
+    for (int64_t j = 0; j < kBlock; ++j) total[j] = (total[j] + received[j]) / members;
+    std::memcpy(mean + i, total, sizeof(total));
+  }
+  for (; i < count; ++i) {
+    float received;
+    std::memcpy(&received, piece + i * sizeof(float), sizeof(received));
+    mean[i] = (mean[i] + received) / members;
+  }
+}
+
 }  // namespace
 
 SocketChunkReceiver::SocketChunkReceiver(RingSocket& socket, std::vector<uint8_t>& bounce,
@@ -54,6 +74,22 @@ void SocketChunkReceiver::addInto(const RingTag& tag, at::Tensor& sum, const at:
     done += elements;
   });
   if (!finite) reject(describe(tag) + " carries NaN or Inf");
+  counted(meta);
+}
+
+void SocketChunkReceiver::averageInto(const RingTag& tag, at::Tensor& mean, at::Tensor& scratch, int members) {
+  const TensorMeta meta = readHeader(tag, mean.numel());
+  if (!readsInPieces(meta, mean)) {
+    at::add_out(scratch, mean, readDecoded(tag, meta).to(mean.scalar_type()));
+    at::div_out(mean, scratch, members);
+    return counted(meta);
+  }
+  float* destination = mean.data_ptr<float>();
+  readPieces(meta, [&](const uint8_t* piece, int64_t elements) {
+    if (!rawFloatsAllFinite(piece, elements, at::kFloat)) reject(describe(tag) + " carries NaN or Inf");
+    addAndDivide(destination, piece, elements, static_cast<float>(members));
+    destination += elements;
+  });
   counted(meta);
 }
 

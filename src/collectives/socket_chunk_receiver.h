@@ -27,6 +27,7 @@ class SocketChunkReceiver final : public ChunkReceiver {
                       std::string waitingFor, std::shared_ptr<TrafficCounters> traffic, std::string sender);
 
   void addInto(const RingTag& tag, at::Tensor& sum, const at::Tensor& addend) override;
+  void averageInto(const RingTag& tag, at::Tensor& mean, at::Tensor& scratch, int members) override;
   void copyInto(const RingTag& tag, at::Tensor& target) override;
 
  private:
