@@ -39,7 +39,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kSegmentsInFlight = 4;
 /// Pieces that uncompressed segments are read in: small enough to stay in cache between the kernel's copy
 /// into them and the reduction that reads them.
-constexpr size_t kReadPieceBytes = size_t{256} << 10;
+constexpr size_t kReadPieceBytes = size_t{1} << 20;
 
 /// While a ring's round runs, the transport adds its reduce-scatter segments into `sums` as they arrive. The
 /// window closes with the round; after a failure, segments of that round may still be arriving, so the ring
