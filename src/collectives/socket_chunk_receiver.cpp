@@ -9,6 +9,7 @@
 #include "comm/arrival_sum.h"
 #include "ravnest/common/error.h"
 #include "tensor/finiteness.h"
+#include "tensor/vector_lanes.h"
 
 namespace ravnest::detail {
 namespace {
@@ -29,16 +30,10 @@ bool readsInPieces(const TensorMeta& meta, const at::Tensor& target) {
 
 /// mean[i] = (mean[i] + piece[i]) / members: the owner's sum and division in one pass over its values.
 void addAndDivide(float* mean, const uint8_t* piece, int64_t count, float members) {
-  // Local copies of fixed-size blocks tell the compiler that the buffers do not overlap, so it vectorises at -O2.
-  constexpr int64_t kBlock = 16;
+  constexpr int64_t kLanes = kLaneCount<float>;
   int64_t i = 0;
-  for (; i + kBlock <= count; i += kBlock) {
-    float received[kBlock];
-    float total[kBlock];
-    std::memcpy(received, piece + i * sizeof(float), sizeof(received));
-    std::memcpy(total, mean + i, sizeof(total));
-    for (int64_t j = 0; j < kBlock; ++j) total[j] = (total[j] + received[j]) / members;
-    std::memcpy(mean + i, total, sizeof(total));
+  for (; i + kLanes <= count; i += kLanes) {
+    storeLanes<float>(mean + i, (loadLanes<float>(mean + i) + loadLanes<float>(piece + i * sizeof(float))) / members);
   }
   for (; i < count; ++i) {
     float received;
@@ -86,8 +81,10 @@ void SocketChunkReceiver::averageInto(const RingTag& tag, at::Tensor& mean, at::
   }
   float* destination = mean.data_ptr<float>();
   readPieces(meta, [&](const uint8_t* piece, int64_t elements) {
-    if (!rawFloatsAllFinite(piece, elements, at::kFloat)) reject(describe(tag) + " carries NaN or Inf");
-    addAndDivide(destination, piece, elements, static_cast<float>(members));
+    const bool finite = checkedBlocks(piece, elements, [&](int64_t first, int64_t size) {
+      addAndDivide(destination + first, piece + first * sizeof(float), size, static_cast<float>(members));
+    });
+    if (!finite) reject(describe(tag) + " carries NaN or Inf");
     destination += elements;
   });
   counted(meta);
@@ -99,12 +96,14 @@ void SocketChunkReceiver::copyInto(const RingTag& tag, at::Tensor& target) {
     target.copy_(readDecoded(tag, meta));
     return counted(meta);
   }
-  auto* destination = static_cast<uint8_t*>(target.data_ptr());
+  float* destination = target.data_ptr<float>();
   readPieces(meta, [&](const uint8_t* piece, int64_t elements) {
     // Checked before it lands: a rejected segment leaves only finite, averaged values behind.
-    if (!rawFloatsAllFinite(piece, elements, at::kFloat)) reject(describe(tag) + " carries NaN or Inf");
-    std::memcpy(destination, piece, static_cast<size_t>(elements) * sizeof(float));
-    destination += elements * static_cast<int64_t>(sizeof(float));
+    const bool finite = checkedBlocks(piece, elements, [&](int64_t first, int64_t size) {
+      std::memcpy(destination + first, piece + first * sizeof(float), static_cast<size_t>(size) * sizeof(float));
+    });
+    if (!finite) reject(describe(tag) + " carries NaN or Inf");
+    destination += elements;
   });
   counted(meta);
 }

@@ -8,14 +8,9 @@
 
 #include "ravnest/common/error.h"
 #include "tensor/finiteness.h"
+#include "tensor/vector_lanes.h"
 
 namespace ravnest::detail {
-namespace {
-
-/// Elements per block: a fixed trip count the compiler turns into vector code at -O2.
-constexpr int64_t kBlock = 16;
-
-}  // namespace
 
 ArrivalSum::ArrivalSum(at::Tensor sum, at::Tensor addend) : sum_(std::move(sum)), addend_(std::move(addend)) {
   RAVNEST_CHECK(sum_.scalar_type() == at::kFloat && addend_.scalar_type() == at::kFloat && sum_.is_cpu() &&
@@ -45,32 +40,25 @@ void ArrivalSum::addElements(const uint8_t* payload, int64_t count) {
   RAVNEST_CHECK(nextElement_ + count <= sum_.numel(), "arrival sum: more elements than the ", sum_.numel(), " expected");
   float* sum = sum_.data_ptr<float>() + nextElement_;
   const float* addend = addend_.data_ptr<float>() + nextElement_;
-  uint32_t carries[kBlock] = {};
+  constexpr int64_t kLanes = kLaneCount<float>;
+  Lanes<uint32_t> carries0{}, carries1{};
   int64_t i = 0;
-  for (; i + kBlock <= count; i += kBlock) {
-    // Local copies tell the compiler that payload, addend and sum do not overlap within a block.
-    uint32_t bits[kBlock];
-    float received[kBlock];
-    float total[kBlock];
-    std::memcpy(bits, payload + i * sizeof(float), sizeof(bits));
-    std::memcpy(received, bits, sizeof(received));
-    std::memcpy(total, addend + i, sizeof(total));
-    for (int64_t j = 0; j < kBlock; ++j) {
-      carries[j] |= nonFiniteCarry(bits[j]);
-      total[j] += received[j];
-    }
-    std::memcpy(sum + i, total, sizeof(total));
+  for (; i + 2 * kLanes <= count; i += 2 * kLanes) {
+    const uint8_t* received = payload + i * sizeof(float);
+    carries0 |= nonFiniteCarry<uint32_t>(loadLanes<uint32_t>(received));
+    carries1 |= nonFiniteCarry<uint32_t>(loadLanes<uint32_t>(received + 16));
+    storeLanes<float>(sum + i, loadLanes<float>(addend + i) + loadLanes<float>(received));
+    storeLanes<float>(sum + i + kLanes, loadLanes<float>(addend + i + kLanes) + loadLanes<float>(received + 16));
   }
+  uint32_t all = orOfLanes<uint32_t>(carries0 | carries1);
   for (; i < count; ++i) {
     uint32_t bits;
     float received;
     std::memcpy(&bits, payload + i * sizeof(float), sizeof(bits));
     std::memcpy(&received, &bits, sizeof(received));
-    carries[0] |= nonFiniteCarry(bits);
+    all |= nonFiniteCarry<uint32_t>(bits);
     sum[i] = addend[i] + received;
   }
-  uint32_t all = 0;
-  for (const uint32_t carry : carries) all |= carry;
   if (carriesShowNonFinite(all)) allFinite_ = false;
   nextElement_ += count;
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ravnest/common/error.h"
+#include "tensor/vector_lanes.h"
 
 namespace ravnest::detail {
 namespace {
@@ -12,22 +13,24 @@ namespace {
 /// True when no element has all exponent bits set (see nonFiniteCarry).
 template <typename Bits>
 bool exponentsAllFinite(const void* data, int64_t count) {
-  constexpr int64_t kBlock = 64 / sizeof(Bits);
+  constexpr int64_t kLanes = kLaneCount<Bits>;
   const auto* bytes = static_cast<const unsigned char*>(data);
-  Bits carries[kBlock] = {};
+  // Four independent accumulators keep the vector units busy; each block is 64 bytes.
+  Lanes<Bits> carries0{}, carries1{}, carries2{}, carries3{};
   int64_t i = 0;
-  for (; i + kBlock <= count; i += kBlock) {
-    Bits block[kBlock];
-    std::memcpy(block, bytes + i * sizeof(Bits), sizeof(block));
-    for (int64_t j = 0; j < kBlock; ++j) carries[j] |= nonFiniteCarry(block[j]);
+  for (; i + 4 * kLanes <= count; i += 4 * kLanes) {
+    const unsigned char* block = bytes + i * sizeof(Bits);
+    carries0 |= nonFiniteCarry<Bits>(loadLanes<Bits>(block));
+    carries1 |= nonFiniteCarry<Bits>(loadLanes<Bits>(block + 16));
+    carries2 |= nonFiniteCarry<Bits>(loadLanes<Bits>(block + 32));
+    carries3 |= nonFiniteCarry<Bits>(loadLanes<Bits>(block + 48));
   }
+  Bits all = orOfLanes<Bits>(carries0 | carries1 | carries2 | carries3);
   for (; i < count; ++i) {
     Bits bits;
     std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof(Bits));
-    carries[0] |= nonFiniteCarry(bits);
+    all |= nonFiniteCarry<Bits>(bits);
   }
-  Bits all = 0;
-  for (const Bits carry : carries) all |= carry;
   return !carriesShowNonFinite(all);
 }
 
