@@ -75,7 +75,9 @@ class Node:
     Security (docs/security.md): `auth_token` (the job token; default the RAVNEST_JOB_TOKEN environment variable,
     else the `job_token` clusterize wrote into the node JSON), `tls_cert`, `tls_key` and `tls_ca` (PEM files; all
     three turn TLS on), `non_finite` ('reject', the default: a message with NaN or Inf is refused and logged;
-    'skip': it is dropped and counted).
+    'skip': it is dropped and counted), `ring_port` (where the node takes the all-reduce's ring connections from
+    other clusters: 0, the default, any free port; a number, that port, to let through a firewall; -1 none,
+    their chunks then come through the node's own port, more slowly; TLS always does that).
 
     Failures and restarts: a node that stops before training ended (a neighbour died or hangs, a hook raised,
     SIGINT or SIGTERM) writes a checkpoint of its stage to <stage folder>/checkpoint/ (docs/node_data.md) and
@@ -138,7 +140,7 @@ class Node:
                              tls_cert=str(kwargs.pop("tls_cert", "")), tls_key=str(kwargs.pop("tls_key", "")),
                              tls_ca=str(kwargs.pop("tls_ca", "")), non_finite=kwargs.pop("non_finite", "reject"),
                              schedule=kwargs.pop("schedule", DEFAULT_SCHEDULE),
-                             recompute=kwargs.pop("recompute", True))
+                             recompute=kwargs.pop("recompute", True), ring_port=kwargs.pop("ring_port", 0))
         if kwargs:
             log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
         self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf

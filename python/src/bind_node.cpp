@@ -154,7 +154,7 @@ void bindNode(py::module_& m) {
                        std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys,
                        int64_t resumeEpoch, uint64_t resumeBackwardPasses, const std::string& tlsCert,
                        const std::string& tlsKey, const std::string& tlsCa, const std::string& nonFinite,
-                       const std::string& schedule, bool recompute) {
+                       const std::string& schedule, bool recompute, int ringPort) {
              ravnest::NodeOptions options;
              options.device = c10::Device(device);
              options.updateFrequency = updateFrequency;
@@ -174,6 +174,9 @@ void bindNode(py::module_& m) {
              options.transport.tlsCertFile = tlsCert;
              options.transport.tlsKeyFile = tlsKey;
              options.transport.tlsCaFile = tlsCa;
+             RAVNEST_CHECK(ringPort >= -1 && ringPort < 65536, "ring_port must be a port, 0 (any free one) or -1 (none), got ",
+                           ringPort);
+             options.transport.ringPort = ringPort;
              RAVNEST_CHECK(nonFinite == "reject" || nonFinite == "skip", "non_finite must be 'reject' or 'skip', got '",
                            nonFinite, "'");
              options.transport.nonFinite =
@@ -195,7 +198,7 @@ void bindNode(py::module_& m) {
            py::arg("optim_scalar_keys") = std::vector<std::string>{}, py::arg("resume_epoch") = 0,
            py::arg("resume_backward_passes") = 0, py::arg("tls_cert") = "", py::arg("tls_key") = "",
            py::arg("tls_ca") = "", py::arg("non_finite") = "reject", py::arg("schedule") = "1f1b",
-           py::arg("recompute") = true,
+           py::arg("recompute") = true, py::arg("ring_port") = 0,
            "Loads the node JSON, its routing and its stage, and starts listening.")
       .def(
           "start",

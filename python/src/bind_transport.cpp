@@ -80,13 +80,16 @@ void bindTransport(py::module_& m) {
 
   py::class_<ravnest::PeerServer>(m, "PeerServer", "A node's gRPC server with one bounded inbox per message kind.")
       .def(py::init([](const std::string& nodeName, const std::string& address, const std::string& authToken,
-                       size_t inboxCapacity) {
-             return std::make_unique<ravnest::PeerServer>(nodeName, address,
-                                                          transportOptions(authToken, 60.0, inboxCapacity));
+                       size_t inboxCapacity, int ringPort) {
+             ravnest::TransportOptions options = transportOptions(authToken, 60.0, inboxCapacity);
+             options.ringPort = ringPort;
+             return std::make_unique<ravnest::PeerServer>(nodeName, address, options);
            }),
            py::arg("node_name"), py::arg("address") = "127.0.0.1:0", py::arg("auth_token") = "",
-           py::arg("inbox_capacity") = 16, py::call_guard<py::gil_scoped_release>())
+           py::arg("inbox_capacity") = 16, py::arg("ring_port") = 0, py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("port", &ravnest::PeerServer::port)
+      .def_property_readonly("ring_port", &ravnest::PeerServer::ringPort,
+                             "Where ring connections are accepted (0: none, ring chunks come as gRPC messages).")
       .def_property_readonly("node_name", &ravnest::PeerServer::nodeName)
       .def_property_readonly("refused_requests", &ravnest::PeerServer::refusedRequests)
       .def_property_readonly("rejected_messages", &ravnest::PeerServer::rejectedMessages)

@@ -298,8 +298,16 @@ std::unique_ptr<detail::ChunkSender> RingAllReduce::openSender(size_t ringIndex,
     connection.nextTakesMessages = port == 0;
     if (port != 0) {
       const auto deadline = Clock::now() + options_.transport.deadline;
-      std::shared_ptr<detail::RingSocket> socket =
-          detail::RingSocket::connect(detail::splitHostPort(spec.nextAddress).first, port, deadline);
+      std::shared_ptr<detail::RingSocket> socket;
+      try {
+        socket = detail::RingSocket::connect(detail::splitHostPort(spec.nextAddress).first, port, deadline);
+      } catch (const NetworkError& error) {
+        throw NetworkError(detail::concat(
+            "node ", nodeName_, ": ", error.what(), ". The next member of ring ", spec.ringId, " (",
+            spec.nextAddress, ") answers pings but not on its ring port ", port,
+            ": let that port through its firewall, or start the nodes with ring_port set to a port that is open "
+            "(or to -1: ring chunks then go through the nodes' own ports, more slowly)"));
+      }
       detail::introduce(*socket, {spec.ringId, options_.transport.authToken, nodeName_}, deadline);
       connection.outgoing = std::move(socket);
     }

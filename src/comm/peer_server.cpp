@@ -52,9 +52,10 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
                        "formation");
   }
   const bool tls = !impl_->state.options.tlsCertFile.empty();
-  if (!tls && impl_->state.options.ringConnections) {
-    impl_->ringListener =
-        std::make_unique<detail::RingListener>(impl_->state.node, impl_->host, impl_->state.options.authToken);
+  if (!tls && impl_->state.options.ringPort != TransportOptions::kNoRingConnections) {
+    impl_->ringListener = std::make_unique<detail::RingListener>(impl_->state.node, impl_->host,
+                                                                 impl_->state.options.ringPort,
+                                                                 impl_->state.options.authToken);
     impl_->state.ringPort = impl_->ringListener->port();
   }
   impl_->state.log->info("listening on {} (port {}{}, ring connections on {})", listenAddress, impl_->port,

@@ -24,14 +24,15 @@ constexpr std::chrono::milliseconds kHelloDeadline{2000};
 /// Hellos held while no all-reduce runs on the node; more are refused.
 constexpr size_t kMostWaitingHellos = 256;
 
-/// A listening socket on `host` at a free port, or -1 with `error` set.
+/// A listening socket on `host` at `port` (0: a free one, then set to it), or -1 with `error` set.
 int listenOn(const std::string& host, int& port, std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* found = nullptr;
-  const int resolved = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), "0", &hints, &found);
+  const int resolved =
+      ::getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &found);
   if (resolved != 0) {
     error = ::gai_strerror(resolved);
     return -1;
@@ -40,6 +41,9 @@ int listenOn(const std::string& host, int& port, std::string& error) {
   for (const addrinfo* address = found; address != nullptr && fd < 0; address = address->ai_next) {
     fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
     if (fd < 0) continue;
+    const int one = 1;
+    // A provider restarted on its fixed ring port must not wait for the old connections' TIME_WAIT to end.
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (::bind(fd, address->ai_addr, address->ai_addrlen) != 0 || ::listen(fd, 64) != 0) {
       error = std::strerror(errno);
       ::close(fd);
@@ -68,12 +72,12 @@ std::string describePeer(const sockaddr_storage& address) {
 
 }  // namespace
 
-RingListener::RingListener(std::string nodeName, const std::string& host, std::string token)
-    : nodeName_(std::move(nodeName)), token_(std::move(token)) {
+RingListener::RingListener(std::string nodeName, const std::string& host, int port, std::string token)
+    : nodeName_(std::move(nodeName)), token_(std::move(token)), port_(port) {
   std::string error;
   listenFd_ = listenOn(host, port_, error);
-  RAVNEST_CHECK_AS(NetworkError, listenFd_ >= 0, nodeName_, " cannot listen for ring connections on ", host, ": ",
-                   error);
+  RAVNEST_CHECK_AS(NetworkError, listenFd_ >= 0, nodeName_, " cannot listen for ring connections on ", host, ":",
+                   port, ": ", error, port == 0 ? "" : " (is the ring port in use? pick another, or 0 for any)");
   wakeFd_ = ::eventfd(0, EFD_CLOEXEC);
   if (wakeFd_ < 0) {
     ::close(listenFd_);

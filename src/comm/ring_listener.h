@@ -24,9 +24,9 @@ class RingListener {
   /// Returns why `sender` may not send chunks of ring `ringId` here, or "" when it may.
   using Admission = std::function<std::string(uint32_t ringId, const std::string& sender)>;
 
-  /// Listens on `host` (the address the node's gRPC server listens on) at a free port. Connections must carry
-  /// `token` (none when empty). Throws NetworkError when nothing can be bound.
-  RingListener(std::string nodeName, const std::string& host, std::string token);
+  /// Listens on `host` (the address the node's gRPC server listens on) at `port` (0: a free one). Connections
+  /// must carry `token` (none when empty). Throws NetworkError when the port cannot be bound.
+  RingListener(std::string nodeName, const std::string& host, int port, std::string token);
   /// Calls close().
   ~RingListener();
   RingListener(const RingListener&) = delete;

@@ -1,5 +1,6 @@
 """The ring all-reduce from Python: three members in one process, each on its own thread (the call releases the GIL)."""
 
+import socket
 import threading
 
 import pytest
@@ -8,8 +9,21 @@ import torch
 import ravnest
 
 
-def test_three_members_end_with_the_mean_of_their_tensors():
-    servers = [ravnest.PeerServer(f"node_{rank}") for rank in range(3)]
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Ring connections on any free port, on a fixed port, and none (chunks through the gRPC servers, as under TLS).
+@pytest.mark.parametrize("ring_port", ["any", "fixed", "none"])
+def test_three_members_end_with_the_mean_of_their_tensors(ring_port):
+    ports = {"any": lambda: 0, "fixed": free_port, "none": lambda: -1}[ring_port]
+    servers = [ravnest.PeerServer(f"node_{rank}", ring_port=ports()) for rank in range(3)]
+    if ring_port == "none":
+        assert all(server.ring_port == 0 for server in servers)
+    else:
+        assert all(server.ring_port > 0 for server in servers)
     states = [{"w": torch.randn(10, 3), "b": torch.randn(2)} for _ in range(3)]
     expected = {name: sum(state[name] for state in states) / 3 for name in ("w", "b")}
     reducers = []

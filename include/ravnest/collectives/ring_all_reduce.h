@@ -59,7 +59,7 @@ struct RingAllReduceOptions {
 /// Every replica ends with the same bits: with a lossy codec the owner of a chunk keeps the value its peers
 /// decode. Chunks are tagged with ring, round, phase, step and segment; the receiver rejects chunks of unknown
 /// rings, other rounds, steps out of range or the wrong size. They travel over a ring connection of their own
-/// when the receiving server listens for them (TransportOptions::ringConnections, not under TLS), else as
+/// when the receiving server listens for them (TransportOptions::ringPort, not under TLS), else as
 /// kRingChunk messages through its gRPC server; the sender asks in a ping.
 class RingAllReduce {
  public:

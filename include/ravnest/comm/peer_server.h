@@ -41,7 +41,7 @@ class PeerServer {
   /// The bound port.
   int port() const;
   /// Where this node accepts ring connections, as every ping reply tells; 0 when it takes ring chunks as
-  /// messages (under TLS, or TransportOptions::ringConnections off).
+  /// messages (under TLS, or TransportOptions::ringPort kNoRingConnections).
   int ringPort() const;
   /// The listener of those connections, for the node's RingAllReduce; null when ringPort() is 0.
   detail::RingListener* ringListener();

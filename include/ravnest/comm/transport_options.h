@@ -26,11 +26,13 @@ struct TransportOptions {
   std::string tlsCertFile;
   std::string tlsKeyFile;
   std::string tlsCaFile;
-  /// Whether the server also listens for ring connections: plain TCP connections, one per all-reduce ring, that
+  /// Where the server also listens for ring connections: plain TCP connections, one per all-reduce ring, that
   /// carry ring chunks straight into the reduction, without gRPC's framing and hand-offs (docs/wire_protocol.md).
-  /// They carry the job token but are not encrypted, so a server with TLS never opens them and takes ring chunks
-  /// as gRPC messages; false does the same without TLS.
-  bool ringConnections = true;
+  /// 0: any free port on the server's host (peers learn it in a ping); a port number: that one, for a firewall
+  /// that must let it through; kNoRingConnections: none, ring chunks come as gRPC messages. They carry the job
+  /// token but are not encrypted, so a server with TLS never opens them.
+  int ringPort = 0;
+  static constexpr int kNoRingConnections = -1;
   /// Messages carrying NaN or Inf.
   NonFinitePolicy nonFinite = NonFinitePolicy::kReject;
   /// Size of the payload frames a message is streamed in.

@@ -53,7 +53,7 @@ std::string transportName(ChunkTransport transport) {
 
 TransportOptions serverOptions(ChunkTransport transport) {
   TransportOptions options;
-  options.ringConnections = transport == ChunkTransport::kRingConnection;
+  options.ringPort = transport == ChunkTransport::kRingConnection ? 0 : TransportOptions::kNoRingConnections;
   return options;
 }
 

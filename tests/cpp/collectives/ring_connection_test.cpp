@@ -44,7 +44,7 @@ class PreviousMemberTest : public ::testing::Test {
     transport.authToken = "secret";
     server0_ = std::make_unique<PeerServer>("node_0", "127.0.0.1:0", transport);
     TransportOptions messages = transport;
-    messages.ringConnections = false;
+    messages.ringPort = TransportOptions::kNoRingConnections;
     server1_ = std::make_unique<PeerServer>("node_1", "127.0.0.1:0", messages);
     RingAllReduceOptions options;
     options.transport = transport;
