@@ -9,8 +9,10 @@ the N processes, and Gloo's CPU time / ravnest's. With N processes on a machine 
 CPU-bound, so this ratio predicts the wall-clock ratio on a quiet machine; unlike wall-clock time it barely
 moves when other work shares the machine.
 
+`--transport grpc` sends ravnest's chunks as gRPC messages (the path under TLS) instead of over ring connections.
+
 Run:  /usr/bin/python3 tests/benchmarks/allreduce_benchmark.py [--sizes-mib 1 16 128] [--ranks 2 3 4] [--calls 5]
-          [--segment-mib 16] [--codecs none fp16 int8-blockwise]
+          [--segment-mib 16] [--codecs none fp16 int8-blockwise] [--transport ring|grpc]
 """
 
 import argparse
@@ -64,11 +66,11 @@ def summed_over_ranks(values):
     return total.tolist()
 
 
-def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs):
+def worker(rank, world_size, store_port, sizes_mib, calls, segment_mib, codecs, ring_port):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{store_port}", rank=rank, world_size=world_size)
     # One server per codec: a server serves one all-reduce at a time.
-    servers = {codec: ravnest.PeerServer(f"node_{rank}") for codec in codecs}
+    servers = {codec: ravnest.PeerServer(f"node_{rank}", ring_port=ring_port) for codec in codecs}
     next_address = {}
     for codec, server in servers.items():
         ports = exchange_ports(server.port, world_size)
@@ -128,11 +130,14 @@ def main():
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--segment-mib", type=int, default=16, help="size of the segments chunks travel in")
     parser.add_argument("--codecs", nargs="+", choices=ALL_CODECS, default=ALL_CODECS)
+    parser.add_argument("--transport", choices=["ring", "grpc"], default="ring",
+                        help="ring connections (default) or gRPC messages, the path under TLS")
     parser.add_argument("--worker", type=int, nargs=3, metavar=("RANK", "WORLD", "STORE_PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         rank, world_size, store_port = args.worker
-        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls, args.segment_mib, args.codecs)
+        rows = worker(rank, world_size, store_port, args.sizes_mib, args.calls, args.segment_mib, args.codecs,
+                      ring_port=0 if args.transport == "ring" else -1)
         if rank == 0:
             report(world_size, rows, args.codecs)
         return
@@ -142,7 +147,7 @@ def main():
         store_port = free_port()
         command = [sys.executable, os.path.abspath(__file__), "--calls", str(args.calls), "--segment-mib",
                    str(args.segment_mib), "--sizes-mib", *map(str, args.sizes_mib), "--codecs", *args.codecs,
-                   "--worker"]
+                   "--transport", args.transport, "--worker"]
         processes = [subprocess.Popen(command + [str(rank), str(world_size), str(store_port)])
                      for rank in range(world_size)]
         if any(process.wait() != 0 for process in processes):
