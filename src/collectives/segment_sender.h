@@ -1,13 +1,7 @@
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <thread>
-#include <vector>
-
 #include "collectives/chunk_channels.h"
+#include "common/send_queue.h"
 #include "ravnest/comm/message.h"
 #include "ravnest/comm/peer_client.h"
 #include "ravnest/tensor/codec.h"
@@ -21,28 +15,14 @@ namespace ravnest::detail {
 class SegmentSender final : public ChunkSender {
  public:
   SegmentSender(const PeerClient& next, CodecKind codec, int concurrency);
-  /// Drops the queued segments and joins the threads once their current sends end; never throws.
-  ~SegmentSender() override;
-  SegmentSender(const SegmentSender&) = delete;
-  SegmentSender& operator=(const SegmentSender&) = delete;
 
   void send(const RingTag& tag, const at::Tensor& segment) override;
-  /// Waits until every queued segment was delivered; throws the first failure.
   void finish() override;
 
  private:
-  void run();
-  void rethrowFailure();
-
   const PeerClient& next_;
   const CodecKind codec_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Message> queue_;
-  int sending_ = 0;
-  bool closing_ = false;
-  std::exception_ptr failure_;
-  std::vector<std::thread> threads_;
+  SendQueue<Message> queue_;  // last: its threads use the members above
 };
 
 }  // namespace ravnest::detail

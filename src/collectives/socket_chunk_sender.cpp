@@ -1,5 +1,6 @@
 #include "collectives/socket_chunk_sender.h"
 
+#include "comm/ring_wire.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {
@@ -18,61 +19,14 @@ SocketChunkSender::SocketChunkSender(std::shared_ptr<RingSocket> socket, CodecKi
       deadline_(deadline),
       traffic_(std::move(traffic)),
       target_(std::move(target)),
-      onFailure_(std::move(onFailure)),
-      writer_([this] { run(); }) {}
-
-SocketChunkSender::~SocketChunkSender() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    closing_ = true;
-    queue_.clear();
-  }
-  changed_.notify_all();
-  writer_.join();
-}
+      queue_(1, [this](Segment& segment) { write(segment); }, std::move(onFailure)) {}
 
 void SocketChunkSender::send(const RingTag& tag, const at::Tensor& segment) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (failure_) std::rethrow_exception(failure_);
-    queue_.push_back({tag, segment});
-  }
-  changed_.notify_one();
+  queue_.push({tag, segment});
 }
 
 void SocketChunkSender::finish() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [this] { return (queue_.empty() && !writing_) || failure_; });
-  if (failure_) std::rethrow_exception(failure_);
-}
-
-void SocketChunkSender::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  for (;;) {
-    changed_.wait(lock, [this] { return !queue_.empty() || closing_; });
-    if (queue_.empty()) return;
-    const Segment segment = std::move(queue_.front());
-    queue_.pop_front();
-    writing_ = true;
-    lock.unlock();
-    std::exception_ptr failure;
-    try {
-      write(segment);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    lock.lock();
-    writing_ = false;
-    if (failure) {
-      failure_ = failure;
-      queue_.clear();
-      changed_.notify_all();
-      lock.unlock();
-      if (onFailure_) onFailure_();
-      return;
-    }
-    changed_.notify_all();
-  }
+  queue_.drain();
 }
 
 void SocketChunkSender::write(const Segment& segment) {

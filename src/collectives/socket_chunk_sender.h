@@ -1,17 +1,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <string>
 
 #include "collectives/chunk_channels.h"
+#include "common/send_queue.h"
 #include "comm/ring_socket.h"
-#include "comm/ring_wire.h"
 #include "ravnest/comm/traffic_counters.h"
 #include "ravnest/tensor/codec.h"
 
@@ -27,8 +23,6 @@ class SocketChunkSender final : public ChunkSender {
   /// `traffic` (may be null) counts the bytes written under `target`.
   SocketChunkSender(std::shared_ptr<RingSocket> socket, CodecKind codec, std::chrono::milliseconds deadline,
                     std::shared_ptr<TrafficCounters> traffic, std::string target, std::function<void()> onFailure);
-  /// Drops what is still queued and joins the writer; never throws.
-  ~SocketChunkSender() override;
 
   void send(const RingTag& tag, const at::Tensor& segment) override;
   void finish() override;
@@ -39,7 +33,6 @@ class SocketChunkSender final : public ChunkSender {
     at::Tensor values;
   };
 
-  void run();
   /// Encodes `segment` (on the writer thread, so that compression overlaps the ring's reads) and writes it.
   void write(const Segment& segment);
 
@@ -48,14 +41,7 @@ class SocketChunkSender final : public ChunkSender {
   const std::chrono::milliseconds deadline_;
   const std::shared_ptr<TrafficCounters> traffic_;
   const std::string target_;
-  const std::function<void()> onFailure_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Segment> queue_;
-  bool writing_ = false;
-  bool closing_ = false;
-  std::exception_ptr failure_;
-  std::thread writer_;
+  SendQueue<Segment> queue_;  // last: its thread uses the members above
 };
 
 }  // namespace ravnest::detail

@@ -1,12 +1,6 @@
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <string>
-#include <thread>
-
+#include "common/send_queue.h"
 #include "node/peer_links.h"
 #include "ravnest/comm/message.h"
 #include "ravnest/tensor/codec.h"
@@ -19,14 +13,10 @@ namespace ravnest::detail {
 class Outbox {
  public:
   Outbox(PeerLinks& links, int stage);
-  /// Drops what is still queued, then joins (waiting for the send in progress, if any).
-  ~Outbox();
-  Outbox(const Outbox&) = delete;
-  Outbox& operator=(const Outbox&) = delete;
 
   /// Queues `message`. Throws the failure of an earlier send.
   void post(Message message, CodecKind codec);
-  /// Sends everything queued, then ends the thread. Throws the failure of a send. Idempotent.
+  /// Waits until everything queued was sent. Throws the failure of a send.
   void close();
 
  private:
@@ -35,18 +25,9 @@ class Outbox {
     CodecKind codec;
   };
 
-  void runOnSendThread();
-  void throwIfFailedLocked() const;
-
   PeerLinks& links_;
   const int stage_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Item> queue_;
-  bool closing_ = false;
-  bool sending_ = false;
-  std::exception_ptr failure_;
-  std::thread thread_;
+  SendQueue<Item> queue_;  // last: its thread uses the members above
 };
 
 }  // namespace ravnest::detail

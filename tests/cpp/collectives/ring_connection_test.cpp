@@ -35,6 +35,19 @@ void expectMentions(const std::exception& error, const std::string& text) {
   EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what();
 }
 
+/// Expects `failure` to hold an `ErrorType` whose message mentions `text`.
+template <typename ErrorType>
+void expectFailure(const std::exception_ptr& failure, const std::string& text) {
+  ASSERT_TRUE(failure) << "expected a failure mentioning " << text;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const ErrorType& error) {
+    expectMentions(error, text);
+  } catch (const std::exception& error) {
+    ADD_FAILURE() << "another error: " << error.what();
+  }
+}
+
 /// Node 0 of a ring of two (ring 5, tensor "w" of 4 elements, chunks only from node_1) running one round on a
 /// thread. It sends to a bare server that takes messages, and receives over a ring connection the test opens.
 class PreviousMemberTest : public ::testing::Test {
@@ -160,8 +173,7 @@ TEST_F(PreviousMemberTest, AFrameOfAnotherRoundIsRejectedAndTheSenderToldWhy) {
   EXPECT_NE(refusal.find("expected ring 5 round 0 reduce-scatter step 0 segment 0, got ring 5 round 7"),
             std::string::npos)
       << refusal;
-  ASSERT_TRUE(failure_);
-  EXPECT_THROW(std::rethrow_exception(failure_), ProtocolError);
+  expectFailure<ProtocolError>(failure_, "got ring 5 round 7");
   EXPECT_TRUE(at::equal(state_["w"], at::ones({4}))) << "a rejected chunk must leave the tensors as they were";
 }
 
@@ -170,12 +182,7 @@ TEST_F(PreviousMemberTest, AFrameOfTheWrongSizeIsRejected) {
   startRound();
   writeFrame(*socket, RingTag{5, 0, 0, 0, 0}, at::ones({3}));
   finishRound(std::chrono::steady_clock::now());
-  ASSERT_TRUE(failure_);
-  try {
-    std::rethrow_exception(failure_);
-  } catch (const ProtocolError& error) {
-    expectMentions(error, "expects 2 floating-point values, got 3");
-  }
+  expectFailure<ProtocolError>(failure_, "expects 2 floating-point values, got 3");
 }
 
 TEST_F(PreviousMemberTest, NaNInAReduceScatterSegmentIsRejectedAndTheTensorsStayAsTheyWere) {
@@ -183,12 +190,7 @@ TEST_F(PreviousMemberTest, NaNInAReduceScatterSegmentIsRejectedAndTheTensorsStay
   startRound();
   writeFrame(*socket, RingTag{5, 0, 0, 0, 0}, at::full({2}, std::numeric_limits<float>::quiet_NaN()));
   finishRound(std::chrono::steady_clock::now());
-  ASSERT_TRUE(failure_);
-  try {
-    std::rethrow_exception(failure_);
-  } catch (const ProtocolError& error) {
-    expectMentions(error, "carries NaN or Inf");
-  }
+  expectFailure<ProtocolError>(failure_, "carries NaN or Inf");
   EXPECT_TRUE(at::equal(state_["w"], at::ones({4})));
 }
 
@@ -199,12 +201,7 @@ TEST_F(PreviousMemberTest, APreviousMemberThatDiesMidSegmentGivesANetworkErrorAt
   writeFrame(*socket, RingTag{5, 0, 0, 0, 0}, at::ones({2}), 4);  // the header and half the payload
   socket.reset();
   const auto took = finishRound(start);
-  ASSERT_TRUE(failure_);
-  try {
-    std::rethrow_exception(failure_);
-  } catch (const NetworkError& error) {
-    expectMentions(error, "closed the connection");
-  }
+  expectFailure<NetworkError>(failure_, "closed the connection");
   EXPECT_LT(took, 3s) << "the deadline is 10 s: a closed connection must be noticed at once";
 }
 
