@@ -133,9 +133,6 @@ std::optional<ArrivalReduction> RingAllReduce::planArrival(const Message& header
 
 size_t RingAllReduce::checkChunk(const Message& message, size_t tensorCount, size_t dims, int64_t numel,
                                  at::ScalarType dtype) const {
-  RAVNEST_CHECK_AS(ProtocolError, !listener_, "ring chunk: node ", nodeName_,
-                   " takes ring chunks over ring connections (port ", listener_->port(),
-                   "), not as messages; run the same ravnest version, and the same TLS setup, on every node");
   const RingTag& tag = message.ring;
   const auto found = ringIndex_.find(tag.ringId);
   RAVNEST_CHECK_AS(ProtocolError, found != ringIndex_.end(), "ring chunk: ring ", tag.ringId,
@@ -160,6 +157,10 @@ size_t RingAllReduce::checkChunk(const Message& message, size_t tensorCount, siz
   RAVNEST_CHECK_AS(ProtocolError, dims == 1 && numel == expected && at::isFloatingType(dtype), "ring chunk: ring ",
                    tag.ringId, " step ", tag.step, " segment ", tag.segment, " expects ", expected,
                    " floating-point values, got ", numel, " of ", dtype);
+  // Last, so that a chunk that is wrong anyway gets the precise reason.
+  RAVNEST_CHECK_AS(ProtocolError, !listener_, "ring chunk: node ", nodeName_,
+                   " takes ring chunks over ring connections (port ", listener_->port(),
+                   "), not as messages; run the same ravnest version, and the same TLS setup, on every node");
   return found->second;
 }
 

@@ -155,6 +155,22 @@ TEST_F(PreviousMemberTest, ConnectionsWithoutTheTokenFromOutsideTheRingOrForUnkn
   EXPECT_NO_THROW(connect("secret", "node_1"));
 }
 
+TEST_F(PreviousMemberTest, AChunkSentAsAMessageIsRefusedWhileTheNodeTakesRingConnections) {
+  TransportOptions transport;
+  transport.authToken = "secret";
+  Message message;
+  message.kind = MessageKind::kRingChunk;
+  message.ring = RingTag{5, 0, 0, 0, 0};
+  message.tensors.push_back({"chunk", at::ones({2})});  // a well-formed first chunk from node_1
+  try {
+    PeerClient("node_1", "127.0.0.1:" + std::to_string(server0_->port()), transport).send(message);
+    FAIL() << "a ring chunk came in as a message past the ring connections";
+  } catch (const ProtocolError& error) {
+    expectMentions(error, "takes ring chunks over ring connections");
+  }
+  EXPECT_EQ(server0_->inbox(MessageKind::kRingChunk).size(), 0u);
+}
+
 TEST_F(PreviousMemberTest, BytesThatAreNotAHelloAreRefused) {
   auto socket = detail::RingSocket::connect("127.0.0.1", ringPort_, soon());
   const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
