@@ -22,7 +22,8 @@ class InboxPump {
   InboxPump(const InboxPump&) = delete;
   InboxPump& operator=(const InboxPump&) = delete;
 
-  /// Ends the thread after the message it is handing over, if any. Idempotent; not from the pump's thread.
+  /// Closes the inbox (the node takes no more messages of its kind) and ends the thread after the message it
+  /// is handing over, if any. Idempotent; not from the pump's thread.
   void stop();
 
  private:
