@@ -67,6 +67,23 @@ class ArrivalWindow {
   bool completed_ = false;
 };
 
+/// Shuts a ring's connections down when the scope it guards is left by an exception.
+class ConnectionsClosedOnFailure {
+ public:
+  explicit ConnectionsClosedOnFailure(detail::RingConnections& connections) : connections_(connections) {}
+  ~ConnectionsClosedOnFailure() {
+    if (std::uncaught_exceptions() == exceptionsAtStart_) return;
+    if (connections_.incoming) connections_.incoming->shutdown();
+    if (connections_.outgoing) connections_.outgoing->shutdown();
+  }
+  ConnectionsClosedOnFailure(const ConnectionsClosedOnFailure&) = delete;
+  ConnectionsClosedOnFailure& operator=(const ConnectionsClosedOnFailure&) = delete;
+
+ private:
+  detail::RingConnections& connections_;
+  const int exceptionsAtStart_ = std::uncaught_exceptions();
+};
+
 }  // namespace
 
 RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank, int ringSize,
@@ -235,6 +252,9 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   detail::RingConnections& connection = *connections_[ringIndex];
   const auto sender = openSender(ringIndex, [&connection] { connection.incoming->shutdown(); });
   const auto receiver = openReceiver(ringIndex, waitingFor);
+  // Destroyed before the sender: on a failure it ends the ring's connections first, since the sender's writer may
+  // be blocked on a next member that stopped reading, and joining it would take the whole send deadline.
+  const ConnectionsClosedOnFailure closedOnFailure(connection);
   auto sendSegment = [&](uint32_t phase, int step, const at::Tensor& source, int chunk, int64_t segment) {
     const int64_t begin = layout.segmentBegin(chunk, segment);
     sender->send(RingTag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)},

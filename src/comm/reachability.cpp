@@ -10,6 +10,10 @@ namespace {
 
 constexpr std::chrono::milliseconds kRetryPause{100};
 constexpr std::chrono::milliseconds kProbeDeadline{2000};
+/// How long a node that a running peer refused keeps its server answering before it stops. The peer's own wait
+/// may not have reached us yet (it may have started later, or still be warming up); it must be refused by us in
+/// turn to stop with the reason at once instead of waiting out its timeout for a node that has gone.
+constexpr std::chrono::milliseconds kAnswerAfterRefusal{3000};
 
 }  // namespace
 
@@ -27,7 +31,9 @@ std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std
         PeerClient(nodeName, *address, probeOptions).ping();
         address = addresses.erase(address);
       } catch (const AuthenticationError&) {
-        throw;  // the peer is up and refused us: waiting longer cannot help
+        // The peer is up and refused us: waiting longer cannot help.
+        std::this_thread::sleep_for(kAnswerAfterRefusal);
+        throw;
       } catch (const NetworkError&) {
         ++address;
       }

@@ -20,7 +20,9 @@ using StillWaiting = std::function<void(const std::set<std::string>& silent)>;
 /// returns the addresses that never answered (empty: all reachable). Used while peers may still be starting.
 /// Each try uses a fresh channel, since a channel that failed to connect backs off for longer and longer.
 /// Thread-safe. Throws what a PeerClient's constructor throws, and the AuthenticationError of a peer that is
-/// running but refuses this node (another job token, a TLS mismatch), which no amount of waiting would change.
+/// running but refuses this node (another job token, a TLS mismatch), which no amount of waiting would change;
+/// it throws that 3 s after the refusal, while the caller's server keeps answering, so that the peer is refused
+/// in turn and stops too.
 std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std::string> addresses,
                                        const TransportOptions& options, std::chrono::milliseconds timeout,
                                        const StillWaiting& stillWaiting = {});
