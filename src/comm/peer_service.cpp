@@ -6,20 +6,21 @@ namespace ravnest::detail {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PeerService::Transfer(
     grpc::CallbackServerContext* context) {
-  return new TransferReactor(state_, context);  // deletes itself in OnDone
+  return new TransferReactor(state(), context);  // deletes itself in OnDone
 }
 
 grpc::ServerUnaryReactor* PeerService::Ping(grpc::CallbackServerContext* context, const wire::PingRequest* request,
                                             wire::PingReply* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!state_.authorize(*context, "Ping")) {
+  ServerState& state = this->state();
+  if (!state.authorize(*context, "Ping")) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                 "node " + state_.node + " refused the call: missing or wrong job token"));
+                                 "node " + state.node + " refused the call: missing or wrong job token"));
     return reactor;
   }
-  reply->set_node(state_.node);
+  reply->set_node(state.node);
   reply->set_payload(request->payload());
-  reply->set_ring_port(static_cast<uint32_t>(state_.ringPort.load()));
+  reply->set_ring_port(static_cast<uint32_t>(state.ringPort.load()));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
