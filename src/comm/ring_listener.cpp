@@ -154,10 +154,8 @@ void RingListener::decide(const Hello& hello, const Admission& admission) {
   arrived_.notify_all();
 }
 
-void RingListener::refused(const std::string& peer, const std::string& refusal) {
+void RingListener::refused(const std::string& peer, const std::string& refusal) const {
   logger(nodeName_)->warn("refused a ring connection from {}: {}", peer, refusal);
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++refused_;
 }
 
 void RingListener::setAdmission(Admission admission) {
@@ -187,11 +185,6 @@ std::shared_ptr<RingSocket> RingListener::take(uint32_t ringId, SteadyTime deadl
   auto socket = std::move(parked_[ringId]);
   parked_.erase(ringId);
   return socket;
-}
-
-uint64_t RingListener::refusedConnections() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return refused_;
 }
 
 }  // namespace ravnest::detail

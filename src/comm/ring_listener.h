@@ -47,9 +47,6 @@ class RingListener {
   /// Stops accepting and closes every parked and waiting connection. Idempotent.
   void close();
 
-  /// Connections refused for a missing or wrong token, a bad hello or a sender outside the ring.
-  uint64_t refusedConnections() const;
-
  private:
   struct Hello {
     std::shared_ptr<RingSocket> socket;
@@ -62,7 +59,8 @@ class RingListener {
   void greet(int fd, const std::string& peer);
   /// Answers `hello` by `admission` and parks its connection when admitted. Holds admitting_.
   void decide(const Hello& hello, const Admission& admission);
-  void refused(const std::string& peer, const std::string& refusal);
+  /// Logs a refused connection.
+  void refused(const std::string& peer, const std::string& refusal) const;
 
   const std::string nodeName_;
   const std::string token_;
@@ -76,7 +74,6 @@ class RingListener {
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
   std::map<uint32_t, std::shared_ptr<RingSocket>> parked_;
-  uint64_t refused_ = 0;
   std::thread acceptor_;
   std::once_flag closeOnce_;
 };
