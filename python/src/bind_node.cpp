@@ -1,6 +1,7 @@
 // Python bindings of the pipeline node. Blocking calls release the GIL; the hooks the compute thread calls
 // take it, and turn a Python exception into a ravnest::Error that stops the node with the Python message.
 #include "bindings.h"
+#include "hook_gil.h"
 
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
@@ -85,7 +86,7 @@ class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHoo
 
   template <typename Body>
   void call(const char* name, Body&& body) {
-    py::gil_scoped_acquire gil;
+    HookGil gil;
     try {
       body(target_.attr(name));
     } catch (py::error_already_set& e) {
