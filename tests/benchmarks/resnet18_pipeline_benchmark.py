@@ -9,8 +9,9 @@ Single-process training runs with 1 and with 2 torch threads, each under glibc's
 under the ones every ravnest process applies to itself (ravnest.baselines); the fastest counts. Then, for each schedule,
 three provider processes (one torch thread each) train the same model on the same synthetic batches with
 SGD; one warm-up epoch is excluded from the timing. Prints samples/s, the ratio to single-process, and every
-stage's busy times and bubble fraction (idle / wall) from the nodes' metrics. `--repeats` runs each pipeline
-configuration that many times and keeps the best. `--rams` gives the three providers' RAM (GB) in
+stage's busy times, bubble fraction (idle / wall) and its process's CPU seconds (the whole run: start-up and
+warm-up epoch included). `--repeats` cuts the model that many times, trains every schedule on each cut in
+turn, and keeps each schedule's best run. `--rams` gives the three providers' RAM (GB) in
 node_configs.json, and `--balance` clusterize's rule for where to cut the model (`memory`: each stage's share
 follows its node's RAM; `compute`: even measured training times within each node's RAM);
 `--cores` pins each provider to CPUs (`taskset -c`), one list per provider separated by ':'.
@@ -19,6 +20,7 @@ follows its node's RAM; `compute`: even measured training times within each node
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -123,6 +125,12 @@ def provider(name, spec):
     print(f"samples/s: {len(data) * BATCH / seconds:.2f}")
 
 
+def print_cpu_seconds():
+    """The process's CPU time (user + system, all threads), read by pipeline()."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"cpu seconds: {usage.ru_utime + usage.ru_stime:.2f}")
+
+
 def stage_figures(folder):
     """The figures of each node's last metrics record."""
     figures = {}
@@ -141,22 +149,25 @@ def stage_inputs(folder):
     return cuts
 
 
-def pipeline(spec, rams=(1,) * NODES, balance="memory", cores=None, timeout=1200):
-    with tempfile.TemporaryDirectory(prefix="ravnest_resnet18_") as name:
-        folder = Path(name)
-        write_node_data(folder, rams, balance)
-        print(f"  stage inputs: {stage_inputs(folder)}")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-        pinned = [["taskset", "-c", cores[i]] if cores else [] for i in range(NODES)]
-        processes = [subprocess.Popen([*pinned[i], PYTHON, __file__, "--provider", f"node_{i}", json.dumps(spec)], cwd=folder,
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                     for i in reversed(range(NODES))]
-        outputs = [process.communicate(timeout=timeout)[0] for process in processes]
-        if any(process.returncode != 0 for process in processes):
-            sys.exit("a provider failed:\n" + "\n".join(output[-3000:] for output in outputs))
-        root_output = outputs[-1]
-        throughput = float(root_output.split("samples/s:")[-1].split()[0])
-        return throughput, stage_figures(folder)
+def pipeline(folder, spec, cores=None, timeout=1200):
+    """One training run of the providers in `folder` (which holds node_data/): (samples/s, per-node figures).
+    Each node's figures get its process's CPU seconds."""
+    for old in folder.glob("node_*.jsonl"):
+        old.unlink()
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    pinned = [["taskset", "-c", cores[i]] if cores else [] for i in range(NODES)]
+    processes = {f"node_{i}": subprocess.Popen([*pinned[i], PYTHON, __file__, "--provider", f"node_{i}", json.dumps(spec)],
+                                               cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                               text=True)
+                 for i in reversed(range(NODES))}
+    outputs = {name: process.communicate(timeout=timeout)[0] for name, process in processes.items()}
+    if any(process.returncode != 0 for process in processes.values()):
+        sys.exit("a provider failed:\n" + "\n".join(output[-3000:] for output in outputs.values()))
+    throughput = float(outputs["node_0"].split("samples/s:")[-1].split()[0])
+    figures = stage_figures(folder)
+    for name, output in outputs.items():
+        figures.setdefault(name, {})["cpu_seconds"] = float(output.split("cpu seconds:")[-1].split()[0])
+    return throughput, figures
 
 
 def describe_stages(figures):
@@ -164,7 +175,8 @@ def describe_stages(figures):
     for node, record in figures.items():
         lines.append(f"  {node}: F {record.get('forward_seconds', 0):6.2f} s  B {record.get('backward_seconds', 0):6.2f} s"
                      f"  W {record.get('weight_seconds', 0):6.2f} s  optimizer {record.get('optimizer_seconds', 0):5.2f} s"
-                     f"  idle {record.get('idle_seconds', 0):6.2f} s  bubble {record.get('bubble_fraction', 0):.3f}")
+                     f"  idle {record.get('idle_seconds', 0):6.2f} s  bubble {record.get('bubble_fraction', 0):.3f}"
+                     f"  CPU {record['cpu_seconds']:6.2f} s")
     return "\n".join(lines)
 
 
@@ -190,11 +202,21 @@ def main():
     print(f"load average at start: {load:.2f}")
     for (threads, allocator), value in singles.items():
         print(f"single process, {threads} torch thread(s), {allocator}: {value:7.2f} samples/s")
+    runs = {schedule: [] for schedule in args.schedules}
+    for _ in range(args.repeats):
+        # Every schedule trains on the same cut, the schedules alternating: compute-balanced cuts depend on
+        # timings and vary between clusterize runs, and the machine's load drifts.
+        with tempfile.TemporaryDirectory(prefix="ravnest_resnet18_") as name:
+            folder = Path(name)
+            write_node_data(folder, rams, args.balance)
+            print(f"  stage inputs: {stage_inputs(folder)}")
+            for schedule in args.schedules:
+                spec = {"batches": args.batches, "schedule": schedule, "recompute": bool(args.recompute)}
+                runs[schedule].append(pipeline(folder, spec, cores))
+                print(f"  {schedule}: {runs[schedule][-1][0]:7.2f} samples/s")
     results = {}
     for schedule in args.schedules:
-        spec = {"batches": args.batches, "schedule": schedule, "recompute": bool(args.recompute)}
-        runs = [pipeline(spec, rams, args.balance, cores) for _ in range(args.repeats)]
-        results[schedule] = max(runs, key=lambda run: run[0])
+        results[schedule] = max(runs[schedule], key=lambda run: run[0])
         throughput, figures = results[schedule]
         placement = f", cores {args.cores}" if cores else ""
         print(f"3 providers (RAM {args.rams}, balance {args.balance}{placement}), schedule={schedule}, recompute={bool(args.recompute)}: "
@@ -209,5 +231,6 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--provider":
         provider(sys.argv[2], json.loads(sys.argv[3]))
+        print_cpu_seconds()
     else:
         main()
