@@ -54,6 +54,7 @@ void ComputeLoop::handle(Scheduler::Work work) {
 }
 
 void ComputeLoop::handle(Message work) {
+  context_.copies.adopt(work);
   switch (work.kind) {
     case MessageKind::kActivation:
       onActivationPart(std::move(work));
@@ -278,7 +279,7 @@ void ComputeLoop::finishMicroBatch() {
 
 void ComputeLoop::post(int stage, Message message, CodecKind codec) {
   auto& outbox = outboxes_[stage];
-  if (!outbox) outbox = std::make_unique<Outbox>(context_.links, stage);
+  if (!outbox) outbox = std::make_unique<Outbox>(context_.links, context_.copies, stage);
   outbox->post(std::move(message), codec);
 }
 

@@ -48,6 +48,7 @@ class ComputeLoop {
     Stage& stage;
     Scheduler& scheduler;
     PeerLinks& links;
+    const DeviceCopies& copies;
     InFlightWindow& window;
     PredictionMailbox& predictions;
     ClusterAveraging& averaging;

@@ -27,9 +27,10 @@ void attachMeta(Message& message, const MicroBatchMeta& meta) {
   message.tensors.push_back({kMetaName, fields});
 }
 
+bool isMetaTensor(const NamedTensor& named) { return named.name == kMetaName; }
+
 MicroBatchMeta takeMeta(Message& message) {
-  auto found = std::find_if(message.tensors.begin(), message.tensors.end(),
-                            [](const NamedTensor& named) { return named.name == kMetaName; });
+  auto found = std::find_if(message.tensors.begin(), message.tensors.end(), isMetaTensor);
   RAVNEST_CHECK_AS(ProtocolError, found != message.tensors.end(), "a message from ", message.sender,
                    " lacks its micro-batch header: every node must run the same ravnest version");
   const at::Tensor fields = found->tensor.to(at::kLong).contiguous();

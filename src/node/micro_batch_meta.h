@@ -35,6 +35,8 @@ void attachMeta(Message& message, const MicroBatchMeta& meta);
 /// Removes the meta tensor from `message` and returns it. Throws ProtocolError naming the sender when it is
 /// missing or malformed.
 MicroBatchMeta takeMeta(Message& message);
+/// Whether `named` is the micro-batch header that attachMeta adds.
+bool isMetaTensor(const NamedTensor& named);
 
 /// A control message telling a peer that this node stopped because of `failure` (the current exception's
 /// what() and type travel, so the peer stops with the same type).

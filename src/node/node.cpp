@@ -7,6 +7,7 @@
 
 #include "node/cluster_averaging.h"
 #include "node/compute_loop.h"
+#include "node/device_copies.h"
 #include "node/failure.h"
 #include "node/heartbeat_monitor.h"
 #include "node/in_flight_window.h"
@@ -75,6 +76,7 @@ struct Node::Impl {
         scheduler(options.transport.inboxCapacity,
                   SchedulePolicy(options.schedule, inFlightLimit(options, config))),
         links(config, options.transport),
+        copies(options.device),
         admission(config, plan, links),
         window(config.name(), inFlightLimit(options, config), backwardSource(config)),
         predictions(config.name()),
@@ -90,11 +92,13 @@ struct Node::Impl {
     pumps.push_back(std::make_unique<detail::InboxPump>(
         config.name(), server.inbox(MessageKind::kActivation),
         [this](Message& message) {
+          copies.toDevice(message);
           // A closed scheduler takes nothing more: the message is dropped instead of offered forever.
           return scheduler.pushForward(std::move(message), kPumpWait) || scheduler.closed();
         }));
     pumps.push_back(std::make_unique<detail::InboxPump>(
         config.name(), server.inbox(MessageKind::kGradient), [this](Message& message) {
+          copies.toDevice(message);
           scheduler.pushBackward(std::move(message));
           return true;
         }));
@@ -117,8 +121,8 @@ struct Node::Impl {
   }
 
   void runComputeThread(NodeHooks hooks) {
-    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, window, predictions,
-                              averaging, metrics, [this] { heartbeat.peersStarted(); }});
+    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, copies, window,
+                              predictions, averaging, metrics, [this] { heartbeat.peersStarted(); }});
     try {
       loop.runOnComputeThread();
     } catch (...) {
@@ -233,6 +237,7 @@ struct Node::Impl {
   PeerServer server;
   Scheduler scheduler;
   detail::PeerLinks links;
+  detail::DeviceCopies copies;
   detail::MessageAdmission admission;
   detail::InFlightWindow window;
   detail::PredictionMailbox predictions;

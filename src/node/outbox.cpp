@@ -2,13 +2,14 @@
 
 namespace ravnest::detail {
 
-Outbox::Outbox(PeerLinks& links, int stage)
-    : links_(links), stage_(stage), queue_(1, [this](Item& item) {
+Outbox::Outbox(PeerLinks& links, const DeviceCopies& copies, int stage)
+    : links_(links), copies_(copies), stage_(stage), queue_(1, [this](Item& item) {
+        copies_.toHost(item.message, item.ready);
         links_.send(stage_, std::move(item.message), item.codec);
       }) {}
 
 void Outbox::post(Message message, CodecKind codec) {
-  queue_.push({std::move(message), codec});
+  queue_.push({std::move(message), codec, copies_.markReady()});
 }
 
 void Outbox::close() {
