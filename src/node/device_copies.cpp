@@ -1,5 +1,8 @@
 #include "node/device_copies.h"
 
+#include <vector>
+
+#include <ATen/core/grad_mode.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/util/Exception.h>
 
@@ -23,17 +26,27 @@ DeviceCopies::DeviceCopies(c10::Device device) : device_(device) {
   try {
     guard_ = c10::impl::getDeviceGuardImpl(device.type());
     device_ = indexed(device, *guard_);
-    copyStream_ = guard_->getStreamFromGlobalPool(device_);
+    // Two streams: an arrival must not wait behind a departure that waits for the compute stream.
+    toHostStream_ = guard_->getStreamFromGlobalPool(device_);
+    toDeviceStream_ = guard_->getStreamFromGlobalPool(device_);
   } catch (const c10::Error& error) {
     // A device without streams: the copies then happen where the tensors are used, as on the CPU.
-    logger("ravnest")->debug("no copy stream on {}: {}", device.str(), error.what_without_backtrace());
-    copyStream_.reset();
+    logger("ravnest")->debug("no copy streams on {}: {}", device.str(), error.what_without_backtrace());
+    toHostStream_.reset();
+    toDeviceStream_.reset();
   }
 }
 
-DeviceCopies::ReadyMark DeviceCopies::markReady() const {
+bool DeviceCopies::hasDeviceTensors(const Message& message) const {
+  for (const auto& named : message.tensors) {
+    if (travelsOnDevice(named) && named.tensor.device() == device_) return true;
+  }
+  return false;
+}
+
+DeviceCopies::ReadyMark DeviceCopies::markReady(const Message& message) const {
   ReadyMark mark;
-  if (!active()) return mark;
+  if (!active() || !hasDeviceTensors(message)) return mark;
   mark.event_.emplace(device_.type());
   mark.event_->record(guard_->getStream(device_));
   return mark;
@@ -41,26 +54,32 @@ DeviceCopies::ReadyMark DeviceCopies::markReady() const {
 
 void DeviceCopies::toHost(Message& message, ReadyMark& mark) const {
   if (!active() || !mark.event_) return;
-  mark.event_->block(*copyStream_);
+  mark.event_->block(*toHostStream_);
+  // The device tensors stay referenced until the stream is synchronised: their memory must not go back to
+  // the caching allocator while the copies may still read it.
+  std::vector<at::Tensor> sources;
   {
-    c10::StreamGuard onCopyStream(*copyStream_);
+    const at::NoGradGuard noGrad;
+    const c10::StreamGuard onCopyStream(*toHostStream_);
     for (auto& named : message.tensors) {
-      if (travelsOnDevice(named) && named.tensor.device() == device_) named.tensor = named.tensor.to(c10::kCPU);
+      if (!travelsOnDevice(named) || named.tensor.device() != device_) continue;
+      sources.push_back(named.tensor);
+      named.tensor = named.tensor.to(c10::kCPU);
     }
   }
-  // The device tensors may go back to the caching allocator as this message is sent: their reads are done.
-  guard_->synchronizeStream(*copyStream_);
+  guard_->synchronizeStream(*toHostStream_);
 }
 
 void DeviceCopies::toDevice(Message& message) const {
   if (!active()) return;
   {
-    c10::StreamGuard onCopyStream(*copyStream_);
+    const at::NoGradGuard noGrad;
+    const c10::StreamGuard onCopyStream(*toDeviceStream_);
     for (auto& named : message.tensors) {
       if (travelsOnDevice(named) && named.tensor.is_cpu()) named.tensor = named.tensor.to(device_);
     }
   }
-  guard_->synchronizeStream(*copyStream_);
+  guard_->synchronizeStream(*toDeviceStream_);
 }
 
 void DeviceCopies::adopt(const Message& message) const {

@@ -11,9 +11,9 @@
 
 namespace ravnest::detail {
 
-/// Moves a node's pipeline messages between its device and host memory on a copy stream of their own, so that
-/// on an accelerator the copies overlap with the kernels the compute thread queues on its stream, and the
-/// compute thread never waits for them:
+/// Moves a node's pipeline messages between its device and host memory on copy streams of their own (one each
+/// way), so that on an accelerator the copies overlap with the kernels the compute thread queues on its
+/// stream, and the compute thread never waits for them:
 ///
 /// - outgoing: the compute thread marks where its stream stood when it posted a message (markReady); the
 ///   outbox thread makes the copy stream wait for that point and copies the tensors to host memory (toHost);
@@ -23,7 +23,9 @@ namespace ravnest::detail {
 ///
 /// Written against c10's device-generic streams and events, so the same code serves CUDA and any other
 /// accelerator with streams. On the CPU, or on a device without a stream pool, every call passes the message
-/// through untouched. The micro-batch header tensor stays in host memory: the node reads it there.
+/// through untouched. The micro-batch header tensor stays in host memory: the node reads it there. A device
+/// named without an index ("cuda") is the current device of the thread that builds this object, as it is for
+/// the stage's own `.to(device)`.
 class DeviceCopies {
  public:
   /// Where the compute stream stood when a message was posted.
@@ -35,23 +37,29 @@ class DeviceCopies {
 
   explicit DeviceCopies(c10::Device device);
 
-  /// Whether copies take a stream of their own (false on the CPU).
-  bool active() const { return copyStream_.has_value(); }
+  /// Whether copies take streams of their own (false on the CPU).
+  bool active() const { return toHostStream_.has_value(); }
 
-  /// Compute thread, as it posts a message: its tensors are complete once the compute stream passed this mark.
-  ReadyMark markReady() const;
-  /// Sending thread: the message's device tensors replaced by host copies, made on the copy stream after `mark`.
+  /// Compute thread, as it posts `message`: its tensors are complete once the compute stream passed this
+  /// mark. Empty for a message without device tensors (a marker), which needs no wait.
+  ReadyMark markReady(const Message& message) const;
+  /// Sending thread: the message's device tensors replaced by host copies, made on the outgoing copy stream
+  /// once the compute stream passed `mark`.
   void toHost(Message& message, ReadyMark& mark) const;
-  /// Receiving thread: the message's host tensors replaced by device copies; returns once they are complete.
+  /// Receiving thread: the message's host tensors replaced by device copies, made on the incoming copy stream;
+  /// returns once they are complete.
   /// Tensors already on the device stay as they are, so a message offered again is not copied twice.
   void toDevice(Message& message) const;
   /// Compute thread, as it takes a message that toDevice moved: its tensors are used on the compute stream now.
   void adopt(const Message& message) const;
 
  private:
+  bool hasDeviceTensors(const Message& message) const;
+
   c10::Device device_;
   const c10::impl::DeviceGuardImplInterface* guard_ = nullptr;
-  std::optional<c10::Stream> copyStream_;
+  std::optional<c10::Stream> toHostStream_;
+  std::optional<c10::Stream> toDeviceStream_;
 };
 
 }  // namespace ravnest::detail

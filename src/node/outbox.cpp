@@ -9,7 +9,8 @@ Outbox::Outbox(PeerLinks& links, const DeviceCopies& copies, int stage)
       }) {}
 
 void Outbox::post(Message message, CodecKind codec) {
-  queue_.push({std::move(message), codec, copies_.markReady()});
+  DeviceCopies::ReadyMark ready = copies_.markReady(message);
+  queue_.push({std::move(message), codec, std::move(ready)});
 }
 
 void Outbox::close() {
