@@ -1,5 +1,6 @@
 #include "node/device_copies.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <ATen/core/grad_mode.h>
@@ -37,22 +38,22 @@ DeviceCopies::DeviceCopies(c10::Device device) : device_(device) {
   }
 }
 
-bool DeviceCopies::hasDeviceTensors(const Message& message) const {
-  for (const auto& named : message.tensors) {
-    if (travelsOnDevice(named) && named.tensor.device() == device_) return true;
-  }
-  return false;
+bool DeviceCopies::isOnDevice(const NamedTensor& named) const {
+  return travelsOnDevice(named) && named.tensor.device() == device_;
 }
 
 DeviceCopies::ReadyMark DeviceCopies::markReady(const Message& message) const {
   ReadyMark mark;
-  if (!active() || !hasDeviceTensors(message)) return mark;
+  if (!active() || std::none_of(message.tensors.begin(), message.tensors.end(),
+                                [this](const NamedTensor& named) { return isOnDevice(named); })) {
+    return mark;
+  }
   mark.event_.emplace(device_.type());
   mark.event_->record(guard_->getStream(device_));
   return mark;
 }
 
-void DeviceCopies::toHost(Message& message, ReadyMark& mark) const {
+void DeviceCopies::toHost(Message& message, const ReadyMark& mark) const {
   if (!active() || !mark.event_) return;
   mark.event_->block(*toHostStream_);
   // The device tensors stay referenced until the stream is synchronised: their memory must not go back to
@@ -62,7 +63,7 @@ void DeviceCopies::toHost(Message& message, ReadyMark& mark) const {
     const at::NoGradGuard noGrad;
     const c10::StreamGuard onCopyStream(*toHostStream_);
     for (auto& named : message.tensors) {
-      if (!travelsOnDevice(named) || named.tensor.device() != device_) continue;
+      if (!isOnDevice(named)) continue;
       sources.push_back(named.tensor);
       named.tensor = named.tensor.to(c10::kCPU);
     }
@@ -86,9 +87,7 @@ void DeviceCopies::adopt(const Message& message) const {
   if (!active()) return;
   const c10::Stream computeStream = guard_->getStream(device_);
   for (const auto& named : message.tensors) {
-    if (travelsOnDevice(named) && named.tensor.device() == device_) {
-      guard_->recordDataPtrOnStream(named.tensor.storage().data_ptr(), computeStream);
-    }
+    if (isOnDevice(named)) guard_->recordDataPtrOnStream(named.tensor.storage().data_ptr(), computeStream);
   }
 }
 

@@ -45,7 +45,7 @@ class DeviceCopies {
   ReadyMark markReady(const Message& message) const;
   /// Sending thread: the message's device tensors replaced by host copies, made on the outgoing copy stream
   /// once the compute stream passed `mark`.
-  void toHost(Message& message, ReadyMark& mark) const;
+  void toHost(Message& message, const ReadyMark& mark) const;
   /// Receiving thread: the message's host tensors replaced by device copies, made on the incoming copy stream;
   /// returns once they are complete.
   /// Tensors already on the device stay as they are, so a message offered again is not copied twice.
@@ -54,7 +54,8 @@ class DeviceCopies {
   void adopt(const Message& message) const;
 
  private:
-  bool hasDeviceTensors(const Message& message) const;
+  /// Whether `named` is a payload tensor in this device's memory.
+  bool isOnDevice(const NamedTensor& named) const;
 
   c10::Device device_;
   const c10::impl::DeviceGuardImplInterface* guard_ = nullptr;

@@ -10,8 +10,8 @@ namespace ravnest::detail {
 
 /// Sends a node's pipeline messages to one peer on a thread of its own, in the order they were posted, so
 /// that the compute thread never waits for the network, and the copy to host memory and the encoding (the
-/// codec) happen off it. The first
-/// failure stops the outbox; the compute thread finds it at its next post() or in close(). Thread-safe.
+/// codec) happen off it. The first failure stops the outbox; the compute thread finds it at its next post()
+/// or in close(). Thread-safe.
 class Outbox {
  public:
   Outbox(PeerLinks& links, const DeviceCopies& copies, int stage);
