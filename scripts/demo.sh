@@ -15,7 +15,7 @@ echo "== Cluster formation for the CNN example (3 providers)"
 echo "== Training the CNN on 3 providers (logs in examples/cnn/logs/)"
 (cd "$repo/examples/cnn" && mkdir -p logs && { /usr/bin/python3 -m ravnest.launch provider.py > logs/all.txt 2>&1 || { tail -n 40 logs/all.txt; exit 1; }; }
  grep -E "throughput|peak RSS" logs/all.txt
- echo "final validation accuracy: $(tail -n 1 val_accuracies.txt)")
+ echo "final validation accuracy: $(tail -n 1 val_accuracies.txt)%")
 
 echo "== Transport benchmark (two processes over loopback)"
 "$build_dir/tests/benchmarks/ravnest_transport_benchmark"

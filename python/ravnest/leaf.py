@@ -4,6 +4,7 @@ The C++ compute thread calls these (holding the GIL) with the model-output value
 output is rebuilt from the routing's `model_output` structure, so criteria see what the unsplit model returns.
 """
 
+import collections
 import logging
 
 import torch
@@ -88,7 +89,10 @@ class EpochIterator:
 
 
 class LeafHooks:
-    """Loss, labels and validation on the leaf; the optimizer hooks come from the node's hooks object."""
+    """Loss, labels and validation on the leaf; the optimizer hooks come from the node's hooks object.
+
+    Labels come from iterating `labels` and `test_labels` in the root's order, unless the root fed them with
+    the micro-batch (fed_labels, fed_test_labels: a node that is root and leaf, see ravnest.fed_batches)."""
 
     def __init__(self, routing, criterion, labels, test_labels, update_frequency, loss_filename, metric,
                  metrics_log=None):
@@ -98,8 +102,12 @@ class LeafHooks:
         self._criterion = criterion
         self._labels = EpochIterator(labels, "labels: Node(..., labels=train_loader)")
         self._test_labels = None if test_labels is None else EpochIterator(test_labels, "test_labels")
+        self._fed = {}  # (epoch, batch) -> the labels batch fed with that training micro-batch
+        self._fed_test = collections.deque()  # labels batches fed with validation micro-batches, in order
         self._update_frequency = update_frequency
         self._loss_filename = loss_filename
+        # The original wrote the default accuracy in percent; a metric of the user's is written as it is.
+        self._percent = metric is None
         self._metric = metric or top1_accuracy
         self._metrics_log = metrics_log
         self.last_loss = None
@@ -108,9 +116,20 @@ class LeafHooks:
         self._scored_rows = 0
         self.val_accuracies = []
 
+    def fed_labels(self, epoch, batch, labels):
+        """Feeding thread of a root that is the leaf: the labels of training micro-batch (epoch, batch)."""
+        self._fed[(epoch, batch)] = labels
+
+    def fed_test_labels(self, labels):
+        """Feeding thread of a root that is the leaf: the labels of the next validation micro-batch."""
+        self._fed_test.append(labels)
+
     def loss(self, values, epoch, batch):
         outputs = build_output(self._structure, values)
-        loss = self._criterion(outputs, self._labels.next_for(epoch, batch))
+        targets = self._fed.pop((epoch, batch), None)
+        if targets is None:
+            targets = self._labels.next_for(epoch, batch)
+        loss = self._criterion(outputs, targets)
         self._backward_passes += 1
         if self._backward_passes % self._update_frequency == 0:
             self.last_loss = loss.item()
@@ -125,10 +144,13 @@ class LeafHooks:
             raise ValueError("validation reached the leaf, which has no test_labels: Node(..., test_labels=val_loader)")
         outputs = build_output(self._structure, values)
         rows = batch_rows(outputs)
-        self._score_sum += float(self._metric(outputs, self._test_labels.next_for())) * rows
+        targets = self._fed_test.popleft() if self._fed_test else self._test_labels.next_for()
+        self._score_sum += float(self._metric(outputs, targets)) * rows
         self._scored_rows += rows
 
     def end_evaluation(self):
+        """The mean score of the pass's rows: val_accuracies.txt and the printed line hold the default accuracy
+        in percent, rounded to 2 decimals, as the original wrote them, and a user's metric unchanged."""
         accuracy = self._score_sum / max(self._scored_rows, 1)
         self._score_sum, self._scored_rows = 0.0, 0
         if self._test_labels is not None:
@@ -136,9 +158,10 @@ class LeafHooks:
         self.val_accuracies.append(accuracy)
         if self._metrics_log is not None:
             self._metrics_log.record("validation", step=self._backward_passes, val_accuracy=accuracy)
+        shown = round(100 * accuracy, 2) if self._percent else accuracy
         with open(VAL_ACCURACIES_FILE, "a") as file:
-            file.write(f"{accuracy}\n")
-        print(f"Validation accuracy: {accuracy:.4f}", flush=True)
+            file.write(f"{shown}\n")
+        print(f"Validation Accuracy:  {shown:.2f}" if self._percent else f"Validation score:  {shown}", flush=True)
 
 
 def batch_rows(outputs):

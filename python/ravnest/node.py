@@ -7,6 +7,7 @@ the hooks the compute thread calls. See docs/threading.md.
 
 import atexit
 import collections
+import copy
 import json
 import logging
 import os
@@ -17,7 +18,9 @@ from pathlib import Path
 import torch
 
 from ravnest import _C
-from ravnest.checkpoint import checkpoint_folder, read_checkpoint, remove_checkpoint, write_checkpoint
+from ravnest import node_options
+from ravnest.checkpoint import CheckpointStore, CheckpointWriter, checkpoint_folder
+from ravnest.fed_batches import FedBatchTap
 from ravnest.interrupts import InterruptHandler, exit_status
 from ravnest.leaf import VAL_ACCURACIES_FILE, LeafHooks
 from ravnest.metrics import MetricsLog, metrics_path
@@ -35,9 +38,10 @@ _SERVE_WAKE_SECONDS = 0.5
 
 
 class _Hooks:
-    """What the compute thread calls: the optimizer and scheduler, and on the leaf the loss and metric."""
+    """What the compute thread calls: the optimizer and scheduler, the checkpoint snapshot, and on the leaf the
+    loss and metric."""
 
-    def __init__(self, optimizer, scheduler, leaf, optimizer_state=None):
+    def __init__(self, optimizer, scheduler, leaf, optimizer_state, checkpoint):
         if optimizer is not None:
             self.optimizer_step = optimizer.step
             self.zero_grad = optimizer.zero_grad
@@ -45,6 +49,7 @@ class _Hooks:
             self.optimizer_state = optimizer_state
         if scheduler is not None:
             self.lr_step = scheduler.step
+        self.checkpoint = checkpoint
         if leaf is not None:
             self.loss = leaf.loss
             self.evaluate_batch = leaf.evaluate_batch
@@ -54,38 +59,21 @@ class _Hooks:
 class Node:
     """A provider. `name='node_<id>'` selects node_data/nodes/node_<id>.json; its role follows from that file.
 
-    Extra keyword arguments (ours): `max_in_flight` (training micro-batches in the pipeline at once; default
-    the cluster length, 1 is synchronous), `metric(outputs, targets)` (validation score of one batch; default
-    top-1 accuracy), `node_data` (folder, default node_data), the deadlines in seconds (docs/errors.md):
-    `startup_timeout` (120), `send_deadline` (60), `backward_timeout` (1800; also the longest wait for another
-    cluster's all-reduce chunk), `heartbeat_interval` (1) and `peer_loss_grace` (10: a pipeline neighbour that
-    answers no heartbeat for that long stops the cluster),
-    `ring_compression` (codec of the all-reduce across clusters: 'none', 'fp16',
-    'bf16' or 'int8-blockwise'; default the codec of `compression`), `metrics_dir` (where
-    <name>.jsonl metrics go; default $RAVNEST_METRICS_DIR, else <node_data>/metrics; 'off' writes none),
-    `metrics_interval` (seconds between periodic metrics records; default $RAVNEST_METRICS_INTERVAL, else 5).
-    See ravnest.metrics.
+    The original's arguments are below; the keyword options (ours) are in ravnest.node_options.OPTIONS, with
+    their defaults and meaning (docs/api.md lists them). Among them: `max_in_flight` (training micro-batches in
+    the pipeline at once), `metric(outputs, targets)` (validation score of one batch; default top-1 accuracy,
+    written in percent), the deadlines, `schedule` and `recompute` (docs/performance.md), the security options
+    (docs/security.md) and the checkpoint options.
 
-    Pipeline schedule (docs/performance.md): `schedule` ('1f1b' or 'zb', zero bubble: weight gradients are
-    deferred to time the stage would sit idle; default DEFAULT_SCHEDULE) and `recompute` (True: the backward
-    pass recomputes the forward; False: each micro-batch in flight keeps its autograd graph, faster but with
-    more memory, see the `memory` estimate clusterize prints). Every schedule computes a micro-batch's gradients
-    with the weights its forward pass used.
-
-    Security (docs/security.md): `auth_token` (the job token; default the RAVNEST_JOB_TOKEN environment variable,
-    else the `job_token` clusterize wrote into the node JSON), `tls_cert`, `tls_key` and `tls_ca` (PEM files; all
-    three turn TLS on), `non_finite` ('reject', the default: a message with NaN or Inf is refused and logged;
-    'skip': it is dropped and counted), `ring_port` (where the node takes the all-reduce's ring connections from
-    other clusters: 0, the default, any free port; a number, that port, to let through a firewall; -1 none,
-    their chunks then come through the node's own port, more slowly; TLS always does that).
-
-    Failures and restarts: a node that stops before training ended (a neighbour died or hangs, a hook raised,
-    SIGINT or SIGTERM) writes a checkpoint of its stage to <stage folder>/checkpoint/ (docs/node_data.md) and
-    raises the failure, of the original error's type; after a signal it exits with 128 + the signal number
-    instead, and a second signal exits at once. `resume=True` continues from that checkpoint: the stage's
-    weights, the optimizer and lr_scheduler state, the step counters, and on the root the epoch and batch the
-    pipeline had not finished (the batches before it are read from the loader and skipped). A node without a
-    checkpoint starts from the beginning. The checkpoint is removed when training ends normally.
+    Checkpoints and restarts: every `checkpoint_interval` seconds the root marks a training micro-batch, and
+    every stage snapshots its state once its backward passes reach that micro-batch (weights, optimizer and
+    lr_scheduler state, step counters, on the root the next epoch and batch), writing it in the background to
+    <stage folder>/checkpoint/step_<N>/ (docs/node_data.md). A node that stops before training ended (a
+    neighbour died or hangs, a hook raised, SIGINT or SIGTERM) also writes one of where it stands, then raises
+    the failure, of the original error's type; after a signal it exits with 128 + the signal number instead,
+    and a second signal exits at once. `resume=True` (on every provider) restores the newest snapshot that every
+    node of the job holds, so all stages go on from the same micro-batch; a node started without it, or with
+    no snapshot, stops the job with an error naming it. Checkpoints are removed when training ends normally.
 
     `average_optim=True` averages the optimizer's state (e.g. Adam's exp_avg, exp_avg_sq and step) with the
     parameters. Its entries are found by stepping a throwaway optimizer of the same class once; a parameter
@@ -93,56 +81,44 @@ class Node:
     cluster hands over the same entries.
     """
 
-    def __init__(self, name=None, model=None, optimizer=None, optimizer_params={}, lr_scheduler=None,
-                 lr_scheduler_params={}, lr_step_on_epoch_change=True, criterion=None, update_frequency=1,
+    def __init__(self, name=None, model=None, optimizer=None, optimizer_params=None, lr_scheduler=None,
+                 lr_scheduler_params=None, lr_step_on_epoch_change=True, criterion=None, update_frequency=1,
                  reduce_factor=None, labels=None, test_labels=None, device=torch.device('cpu'),
                  loss_filename='losses.txt', compression=False, average_optim=False, **kwargs):
         if name is None:
             raise ValueError("Node needs the name clusterize gave it: Node(name='node_0', ...)")
         if model is not None:
             log.warning("%s: `model` is ignored; the stage is loaded from node_data", name)
-        node_data = kwargs.pop("node_data", NODE_DATA)
+        optimizer_params = dict(optimizer_params or {})
+        lr_scheduler_params = dict(lr_scheduler_params or {})
+        options = node_options.resolve(name, kwargs)
+        node_data = options["node_data"]
         config_path = node_json_path(name, node_data)
-        metrics_file = metrics_path(name, node_data, kwargs.pop("metrics_dir", None))
-        metrics_interval = kwargs.pop("metrics_interval", None)
         self.name = name
         self.device = torch.device(device)
         self.update_frequency = update_frequency
         self.reduce_factor = reduce_factor
         self.average_optim = average_optim
         self.loss_filename = loss_filename
-        metric = kwargs.pop("metric", None)
-        resume = kwargs.pop("resume", False)
-        self._checkpoint = checkpoint_folder(_stage_folder(config_path))
-        restored = _restored_checkpoint(name, self._checkpoint) if resume else None
+        resume = options["resume"]
+        self._checkpoints = CheckpointStore(checkpoint_folder(_stage_folder(config_path)))
         if not resume:
             _remove_previous_outputs(loss_filename)
-        progress = restored[2] if restored else {}
-        self._send_deadline = kwargs.pop("send_deadline", 60.0)
-        max_in_flight = kwargs.pop("max_in_flight", 0)
+            self._checkpoints.remove_all()
+        self._send_deadline = options["send_deadline"]
         self._state_layout = _optimizer_state_layout(optimizer, optimizer_params) if average_optim else {}
-        # reduce_factor=None: average once per epoch (0 tells the runtime so).
-        reduce_every = update_frequency * reduce_factor if reduce_factor else 0
         codec = _codec_of(compression)
-        self._node = _C.Node(str(config_path), device=str(self.device), update_frequency=update_frequency,
-                             max_in_flight=max_in_flight,
-                             lr_step_on_epoch_change=lr_step_on_epoch_change, compression=codec,
-                             startup_timeout=kwargs.pop("startup_timeout", 120.0),
-                             peer_loss_grace=kwargs.pop("peer_loss_grace", 10.0),
-                             heartbeat_interval=kwargs.pop("heartbeat_interval", 1.0),
-                             send_deadline=self._send_deadline, resume_epoch=progress.get("epoch", 0),
-                             resume_backward_passes=progress.get("backward_passes", 0),
-                             backward_timeout=kwargs.pop("backward_timeout", 1800.0), reduce_every=reduce_every,
-                             ring_codec=kwargs.pop("ring_compression", codec),
-                             optim_state_keys=[k for k, v in self._state_layout.items() if v is None],
-                             optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None],
-                             auth_token=kwargs.pop("auth_token", os.environ.get("RAVNEST_JOB_TOKEN", "")),
-                             tls_cert=str(kwargs.pop("tls_cert", "")), tls_key=str(kwargs.pop("tls_key", "")),
-                             tls_ca=str(kwargs.pop("tls_ca", "")), non_finite=kwargs.pop("non_finite", "reject"),
-                             schedule=kwargs.pop("schedule", DEFAULT_SCHEDULE),
-                             recompute=kwargs.pop("recompute", True), ring_port=kwargs.pop("ring_port", 0))
-        if kwargs:
-            log.warning("%s: ignoring unknown arguments %s", name, sorted(kwargs))
+        runtime = node_options.runtime_options(options)
+        runtime.update(
+            device=str(self.device), update_frequency=update_frequency,
+            lr_step_on_epoch_change=lr_step_on_epoch_change, compression=codec,
+            # reduce_factor=None: average once per epoch (0 tells the runtime so).
+            reduce_every=update_frequency * reduce_factor if reduce_factor else 0,
+            ring_compression=options["ring_compression"] or codec,
+            optim_state_keys=[k for k, v in self._state_layout.items() if v is None],
+            optim_scalar_keys=[k for k, v in self._state_layout.items() if v is not None],
+            resume=resume, checkpoints=self._checkpoints.steps() if resume else [])
+        self._node = _C.Node(str(config_path), **runtime)
         self.is_root, self.is_leaf = self._node.is_root, self._node.is_leaf
         self.node_id, self.cluster_id = self._node.node_id, self._node.rank
         self.ring_size = self._node.ring_size
@@ -160,30 +136,37 @@ class Node:
                 raise ValueError(f"{name}: an lr_scheduler needs an optimizer")
             self.lr_scheduler = lr_scheduler(self.optimizer, **lr_scheduler_params)
         self.metrics_log = None
+        metrics_file = metrics_path(name, node_data, options["metrics_dir"])
         if metrics_file is not None:
             identity = {"node": name, "cluster": self.cluster_id, "stage": self.stage_index, "role": self.node_type}
-            self.metrics_log = MetricsLog(metrics_file, identity, self._figures, metrics_interval)
+            self.metrics_log = MetricsLog(metrics_file, identity, self._figures, options["metrics_interval"])
+        # A node that is root and leaf takes each micro-batch's labels from the batch its loop fed.
+        self._label_taps = (FedBatchTap(labels, "labels"), FedBatchTap(test_labels, "test_labels")) \
+            if self.is_root and self.is_leaf else None
         self.leaf = None
         if self.is_leaf:
-            self.leaf = LeafHooks(self.routing, criterion, labels, test_labels, update_frequency, loss_filename,
-                                  metric, self.metrics_log)
-        if restored:
-            self._restore(*restored)
+            taps = self._label_taps
+            self.leaf = LeafHooks(self.routing, criterion, taps[0].iterable if taps else labels,
+                                  taps[1].iterable if taps else test_labels, update_frequency, loss_filename,
+                                  options["metric"], self.metrics_log)
+        progress = self._resume() if resume else {}
         # The root: where the pipeline resumes (the training loop runs from the start, and the batches before
-        # that position are skipped), and the positions of the micro-batches fed but maybe unfinished.
+        # that position are skipped), and the positions of the micro-batches fed lately, by count.
         self._resume_at = (progress.get("next_epoch") or 0, progress.get("next_batch") or 0)
         self.epoch, self._batch = 0, 0
-        self._fed = collections.deque(maxlen=max(max_in_flight, self.cluster_length))
-        self._fed_count = progress.get("backward_passes", 0)
+        self._resumed_count = self._fed_count = progress.get("backward_passes", 0)
+        # Room for the in-flight window, the micro-batch waiting for a slot and the one whose snapshot is due.
+        self._fed = collections.deque(maxlen=max(options["max_in_flight"], self.cluster_length) + 2)
         self._interrupts = InterruptHandler(self._on_interrupt)
         self._interrupts.install()
         self._save_requested = False
         self._cluster_averages = 0
         self._security_counters = {}
         self._finished = False
+        self._writer = CheckpointWriter(self._checkpoints, name)
         averages_state = self.optimizer is not None and self._state_layout
         self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf,
-                                self._live_optimizer_state if averages_state else None))
+                                self._live_optimizer_state if averages_state else None, self._snapshot))
         atexit.register(self._close_at_exit)
 
     # Role and stage ------------------------------------------------------------------------------------------
@@ -239,18 +222,26 @@ class Node:
         After resume=True, the batches before the checkpoint's position are skipped."""
         position = (self.epoch, self._batch)
         self._batch += 1
+        labels = self._label_taps[0].take() if self._label_taps else None
         if position < self._resume_at:
             return
-        self._call("forward_compute", self._model_inputs(tensors, kwargs), *position)
-        self._fed.append(position)
+        inputs = self._model_inputs(tensors, kwargs)
+        if labels is not None:
+            self.leaf.fed_labels(*position, labels)
+        self._fed.append((self._fed_count + 1, position))
+        self._call("forward_compute", inputs, *position)
         self._fed_count += 1
 
     def no_grad_forward_compute(self, tensors=None, output_type=None, **kwargs):
         """Root: feeds one validation micro-batch; the leaf scores it against its next `test_labels` batch.
         Skipped in the epochs a resumed run skips."""
+        labels = self._label_taps[1].take() if self._label_taps else None
         if self.epoch < self._resume_at[0]:
             return
-        self._call("evaluate_batch", self._model_inputs(tensors, kwargs), self.epoch)
+        inputs = self._model_inputs(tensors, kwargs)
+        if labels is not None:
+            self.leaf.fed_test_labels(labels)
+        self._call("evaluate_batch", inputs, self.epoch)
 
     def predict(self, tensors=None, **kwargs):
         """Root: runs one batch through the pipeline in evaluation mode and returns the model's output, as the
@@ -290,7 +281,7 @@ class Node:
         self._finished = True
         if self._node.save_requested:
             self.save_submodel()
-        remove_checkpoint(self._checkpoint)
+        self._end_checkpoints()
         self.close()
 
     def shutdown(self):
@@ -302,7 +293,7 @@ class Node:
             self._call("finish_training", self._save_requested)
             if self._save_requested:
                 self.save_submodel()
-            remove_checkpoint(self._checkpoint)
+            self._end_checkpoints()
         finally:
             self.close()
 
@@ -339,13 +330,22 @@ class Node:
 
     def _stop_after_failure(self, error):
         """The node stopped before training ended: once the compute thread is done (it may be finishing a send,
-        bounded by send_deadline), writes the checkpoint, then closes the node. After a signal, exits."""
+        bounded by send_deadline), writes a checkpoint of where it stands, then closes the node. After a
+        signal, exits."""
         if self._node is None:
             return
         self._finished = True
         if self._node.wait_for_compute_thread(self._send_deadline + _SERVE_WAKE_SECONDS):
-            folder = self._write_checkpoint(str(error))
-            print(f"{error}\n{self.name}: checkpoint written to {folder}", flush=True)
+            self._writer.close()
+            epoch, backward_passes = self._node.progress
+            if backward_passes > 0 and backward_passes % self.update_frequency == 0:
+                folder = self._checkpoints.write(backward_passes,
+                                                 *self._state_copy(epoch, backward_passes, str(error)))
+                print(f"{error}\n{self.name}: checkpoint written to {folder}", flush=True)
+            else:
+                print(f"{error}\n{self.name}: no checkpoint of this point ({backward_passes} backward passes, "
+                      f"not a whole optimizer step); the periodic ones stay in {self._checkpoints.folder}",
+                      flush=True)
         else:
             print(f"{error}\n{self.name}: no checkpoint: the compute thread did not end within "
                   f"{self._send_deadline:.0f} s", flush=True)
@@ -353,28 +353,60 @@ class Node:
         if self._interrupts.signum is not None:
             raise SystemExit(exit_status(self._interrupts.signum)) from error
 
-    def _write_checkpoint(self, reason):
-        epoch, backward_passes = self._node.progress
-        progress = {"node": self.name, "reason": reason, "epoch": epoch, "backward_passes": backward_passes,
-                    "next_epoch": None, "next_batch": None}
+    def _snapshot(self, epoch, backward_passes):
+        """Compute thread, right after the backward pass that made `backward_passes`, which the root marked:
+        copies the state; the writer thread writes it."""
+        self._writer.submit(backward_passes, *self._state_copy(epoch, backward_passes, "periodic"))
+
+    def _state_copy(self, epoch, backward_passes, reason):
+        """(stage state, optimizer state, progress) now, as copies that training may go on beside."""
+        progress = {"node": self.name, "reason": reason, "epoch": epoch, "next_epoch": None, "next_batch": None}
         if self.is_root:
-            # Micro-batches fed but not through their backward pass are fed again after the restart.
-            unfinished = self._fed_count - backward_passes
-            next_epoch, next_batch = self._fed[-unfinished] if unfinished > 0 else (self.epoch, self._batch)
-            progress.update(next_epoch=next_epoch, next_batch=next_batch)
+            progress["next_epoch"], progress["next_batch"] = self._position_after(backward_passes)
         optimizer_state = {
-            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
-            "lr_scheduler": None if self.lr_scheduler is None else self.lr_scheduler.state_dict(),
+            "optimizer": None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict()),
+            "lr_scheduler": None if self.lr_scheduler is None else copy.deepcopy(self.lr_scheduler.state_dict()),
         }
-        return write_checkpoint(self._checkpoint, self.state_dict(), optimizer_state, progress)
+        return self.state_dict(), optimizer_state, progress
+
+    def _position_after(self, count):
+        """Root: the (epoch, batch) to feed after the `count`-th training micro-batch, so a resumed run feeds
+        exactly the micro-batches after it."""
+        for fed, (epoch, batch) in reversed(list(self._fed)):  # list(): one step, the feeder may append
+            if fed == count:
+                return epoch, batch + 1
+        if count == self._resumed_count:  # nothing fed since the restart
+            return self._resume_at
+        raise RuntimeError(f"{self.name}: no position is known for training micro-batch {count}")
+
+    def _resume(self):
+        """resume=True: agrees with every node of the job on the newest checkpoint all of them hold, restores it
+        and returns its progress. A node started without resume, or without that checkpoint, stops the job."""
+        try:
+            step = self._node.agree_on_resume()
+        except _C.Error as error:
+            self._node.stop(str(error))
+            self.close()
+            raise
+        stage_state, optimizer_state, progress = self._checkpoints.read(step)
+        self._restore(stage_state, optimizer_state, progress)
+        self._checkpoints.remove_newer_than(step)
+        self._node.resume_at(progress["epoch"], step)
+        return progress
+
+    def _end_checkpoints(self):
+        """Training ended normally: the checkpoints of this run are of no more use."""
+        self._writer.close()
+        self._checkpoints.remove_all()
 
     def _restore(self, stage_state, optimizer_state, progress):
         """Puts a checkpoint's weights into the stage's own tensors and its state into the optimizer and
         lr_scheduler, before the compute thread starts."""
         named = dict(self._node.named_parameters() + self._node.named_buffers())
         if set(named) != set(stage_state):
-            raise ValueError(f"{self.name}: the checkpoint in {self._checkpoint} holds {sorted(stage_state)}, the "
-                             f"stage {sorted(named)}: it is from another model split; remove it to start over")
+            raise ValueError(f"{self.name}: the checkpoint in {self._checkpoints.folder} holds "
+                             f"{sorted(stage_state)}, the stage {sorted(named)}: it is from another model split; "
+                             f"remove it to start over")
         with torch.no_grad():
             for key, tensor in named.items():
                 tensor.copy_(stage_state[key])
@@ -382,8 +414,8 @@ class Node:
             self.optimizer.load_state_dict(optimizer_state["optimizer"])
         if self.lr_scheduler is not None and optimizer_state["lr_scheduler"] is not None:
             self.lr_scheduler.load_state_dict(optimizer_state["lr_scheduler"])
-        log.info("%s: resuming from %s (epoch %s, %s backward passes)", self.name, self._checkpoint,
-                 progress["epoch"], progress["backward_passes"])
+        print(f"{self.name}: resuming from the checkpoint at backward pass {progress['backward_passes']} "
+              f"(epoch {progress['epoch']}), which every node of the job holds", flush=True)
 
     def _on_interrupt(self, signum):
         """The first SIGINT or SIGTERM: stops the cluster; the next call into the node raises, checkpoints and
@@ -440,13 +472,6 @@ def _stage_folder(config_path):
         return Path(json.loads(Path(config_path).read_text())["template_path"])
     except (OSError, ValueError, KeyError, TypeError):
         return Path(config_path).parent.parent
-
-
-def _restored_checkpoint(name, folder):
-    restored = read_checkpoint(folder)
-    if restored is None:
-        log.warning("%s: resume=True, but there is no checkpoint in %s: starting from the beginning", name, folder)
-    return restored
 
 
 def _optimizer_parameters(optimizer):

@@ -15,7 +15,7 @@ from ravnest.progress import TrainingProgress, progress_wanted
 
 
 class Trainer:
-    def __init__(self, node=None, lr_scheduler=None, lr_scheduler_params={}, train_loader=None, val_loader=None,
+    def __init__(self, node=None, lr_scheduler=None, lr_scheduler_params=None, train_loader=None, val_loader=None,
                  val_freq=1, save=False, epochs=1, batch_size=64, step_size=1, inputs_dtype=None, progress=None):
         self.node = node
         self.train_loader = train_loader
@@ -30,7 +30,7 @@ class Trainer:
         self.progress = progress
         self.lr_scheduler = None
         if lr_scheduler is not None and node is not None and node.optimizer is not None:
-            self.lr_scheduler = lr_scheduler(node.optimizer, **lr_scheduler_params)
+            self.lr_scheduler = lr_scheduler(node.optimizer, **(lr_scheduler_params or {}))
 
     def prelim_checks(self):
         """Checks the trainer can run: a node, and on the root a train_loader. What custom train() loops call

@@ -2,6 +2,7 @@
 // take it, and turn a Python exception into a ravnest::Error that stops the node with the Python message.
 #include "bindings.h"
 #include "hook_gil.h"
+#include "node_option_fields.h"
 
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
@@ -24,10 +25,10 @@ py::dict asDict(const std::vector<ravnest::NamedTensor>& tensors) {
   return result;
 }
 
-/// The optimizer and leaf hooks of a node, implemented by one Python object with the methods optimizer_step,
-/// zero_grad, optimizer_state, loss, evaluate_batch and end_evaluation (see ravnest/node.py); its lr_step goes
+/// The optimizer, leaf and checkpoint hooks of a node, implemented by one Python object with the methods
+/// optimizer_step, zero_grad, optimizer_state, loss, evaluate_batch, end_evaluation and checkpoint (see ravnest/node.py); its lr_step goes
 /// through LrStep.
-class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHook {
+class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHook, public ravnest::CheckpointHook {
  public:
   /// The node's hooks: those `target` has methods for.
   static ravnest::NodeHooks asNodeHooks(py::object target) {
@@ -36,6 +37,7 @@ class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHoo
     if (py::hasattr(target, "optimizer_step")) result.optimizer = hooks;
     if (py::hasattr(target, "lr_step")) result.lrScheduler = std::make_shared<LrStep>(hooks);
     if (py::hasattr(target, "loss")) result.leaf = hooks;
+    if (py::hasattr(target, "checkpoint")) result.checkpoint = hooks;
     return result;
   }
 
@@ -68,6 +70,9 @@ class PythonHooks final : public ravnest::OptimizerHook, public ravnest::LeafHoo
     call("evaluate_batch", [&](py::object method) { method(asDict(modelOutput), info.epoch); });
   }
   void endEvaluation() override { call("end_evaluation"); }
+  void snapshot(int64_t epoch, uint64_t backwardPasses) override {
+    call("checkpoint", [&](py::object method) { method(epoch, backwardPasses); });
+  }
 
  private:
   /// The scheduler's step(), kept apart because the optimizer's has the same C++ name.
@@ -146,61 +151,23 @@ py::dict metricsDict(const ravnest::NodeMetricsSnapshot& snapshot) {
 
 void bindNode(py::module_& m) {
   using ravnest::Node;
+  m.def("node_option_defaults", &nodeOptionDefaults,
+        "{keyword: default} of the options _C.Node takes (the C++ NodeOptions defaults).");
   py::class_<Node, std::unique_ptr<Node, ReleaseGilDeleter>>(
       m, "Node", "One provider of a pipeline cluster (the C++ runtime behind ravnest.Node).")
-      .def(py::init([](const std::string& configPath, const std::string& device, int updateFrequency,
-                       int maxInFlight, bool lrStepOnEpochChange, const std::string& compression, double startupTimeout,
-                       double backwardTimeout, double peerLossGrace, double heartbeatInterval, double sendDeadline,
-                       const std::string& authToken, int64_t reduceEvery, const std::string& ringCodec,
-                       std::vector<std::string> optimStateKeys, std::vector<std::string> optimScalarKeys,
-                       int64_t resumeEpoch, uint64_t resumeBackwardPasses, const std::string& tlsCert,
-                       const std::string& tlsKey, const std::string& tlsCa, const std::string& nonFinite,
-                       const std::string& schedule, bool recompute, int ringPort) {
-             ravnest::NodeOptions options;
-             options.device = c10::Device(device);
-             options.updateFrequency = updateFrequency;
-             options.maxInFlight = maxInFlight;
-             options.schedule = ravnest::parseSchedule(schedule);
-             options.recompute = recompute;
-             options.lrStepOnEpochChange = lrStepOnEpochChange;
-             options.pipelineCodec = ravnest::parseCodec(compression);
-             options.startupTimeout = seconds(startupTimeout);
-             options.backwardTimeout = seconds(backwardTimeout);
-             options.peerLossGrace = seconds(peerLossGrace);
-             options.heartbeatInterval = seconds(heartbeatInterval);
-             RAVNEST_CHECK(resumeEpoch >= 0, "resume_epoch must not be negative, got ", resumeEpoch);
-             options.resumeFrom = {resumeEpoch, resumeBackwardPasses};
-             options.transport.deadline = seconds(sendDeadline);
-             options.transport.authToken = authToken;
-             options.transport.tlsCertFile = tlsCert;
-             options.transport.tlsKeyFile = tlsKey;
-             options.transport.tlsCaFile = tlsCa;
-             RAVNEST_CHECK(ringPort >= -1 && ringPort < 65536, "ring_port must be a port, 0 (any free one) or -1 (none), got ",
-                           ringPort);
-             options.transport.ringPort = ringPort;
-             RAVNEST_CHECK(nonFinite == "reject" || nonFinite == "skip", "non_finite must be 'reject' or 'skip', got '",
-                           nonFinite, "'");
-             options.transport.nonFinite =
-                 nonFinite == "skip" ? ravnest::NonFinitePolicy::kSkip : ravnest::NonFinitePolicy::kReject;
-             RAVNEST_CHECK(reduceEvery >= 0, "reduce_every must not be negative, got ", reduceEvery);
-             options.reduceEvery = reduceEvery;
-             options.ringCodec = ravnest::parseCodec(ringCodec);
-             options.optimizerState = {std::move(optimStateKeys), std::move(optimScalarKeys)};
+      .def(py::init([](const std::string& configPath, const py::kwargs& options) {
+             auto nodeOptions = nodeOptionsFrom(options);
              py::gil_scoped_release released;
-             return std::unique_ptr<Node, ReleaseGilDeleter>(new Node(configPath, options));
+             return std::unique_ptr<Node, ReleaseGilDeleter>(new Node(configPath, std::move(nodeOptions)));
            }),
-           py::arg("config_path"), py::arg("device") = "cpu", py::arg("update_frequency") = 1,
-           py::arg("max_in_flight") = 0, py::arg("lr_step_on_epoch_change") = true, py::arg("compression") = "none",
-           py::arg("startup_timeout") = 120.0, py::arg("backward_timeout") = 1800.0,
-           py::arg("peer_loss_grace") = 10.0, py::arg("heartbeat_interval") = 1.0, py::arg("send_deadline") = 60.0,
-           py::arg("auth_token") = "",
-           py::arg("reduce_every") = 0, py::arg("ring_codec") = "none",
-           py::arg("optim_state_keys") = std::vector<std::string>{},
-           py::arg("optim_scalar_keys") = std::vector<std::string>{}, py::arg("resume_epoch") = 0,
-           py::arg("resume_backward_passes") = 0, py::arg("tls_cert") = "", py::arg("tls_key") = "",
-           py::arg("tls_ca") = "", py::arg("non_finite") = "reject", py::arg("schedule") = "1f1b",
-           py::arg("recompute") = true, py::arg("ring_port") = 0,
+           py::arg("config_path"),
            "Loads the node JSON, its routing and its stage, and starts listening.")
+      .def("agree_on_resume", &Node::agreeOnResume, py::call_guard<py::gil_scoped_release>(),
+           "resume=True, before start: the newest checkpoint (backward-pass count) every node of the job holds.")
+      .def(
+          "resume_at",
+          [](Node& node, int64_t epoch, uint64_t backwardPasses) { node.resumeAt({epoch, backwardPasses}); },
+          py::arg("epoch"), py::arg("backward_passes"), "Before start: where the restored checkpoint stands.")
       .def(
           "start",
           [](Node& node, py::object hooks) {

@@ -36,6 +36,16 @@ NodeConfig loadNodeConfig(const std::string& path) try {
                             previous.value("address", std::string()), next.value("node_id", -1),
                             previous.value("node_id", -1)});
   }
+  for (const auto& member : document.value("job_nodes", nlohmann::json::array())) {
+    config.jobNodes.push_back({requireKey<int>(member, "node_id", path), requireKey<std::string>(member, "address", path),
+                               requireKey<int>(member, "cluster", path), requireKey<int>(member, "stage", path)});
+  }
+  if (config.jobNodes.empty()) {
+    for (size_t stage = 0; stage < config.clusterNodes.size(); ++stage) {
+      const ClusterMember& member = config.clusterNodes[stage];
+      config.jobNodes.push_back({member.nodeId, member.address, config.rank, static_cast<int>(stage)});
+    }
+  }
   config.jobToken = document.value("job_token", std::string());
   config.submoduleFile = document.value("submodule_file", config.submoduleFile);
   config.routingFile = document.value("routing_file", config.routingFile);

@@ -24,8 +24,8 @@ at::Tensor valueOf(const std::map<std::string, at::Tensor>& values, const std::s
 ComputeLoop::ComputeLoop(Context context)
     : context_(std::move(context)),
       codec_(context_.options.pipelineCodec),
-      epoch_(context_.options.resumeFrom.epoch),
-      backwardPasses_(context_.options.resumeFrom.backwardPasses) {}
+      epoch_(context_.resumeFrom.epoch),
+      backwardPasses_(context_.resumeFrom.backwardPasses) {}
 
 void ComputeLoop::runOnComputeThread() {
   context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
@@ -72,7 +72,12 @@ void ComputeLoop::handle(Message work) {
 void ComputeLoop::onActivationPart(Message part) {
   const MicroBatchMeta meta = takeMeta(part);
   if (meta.kind == StreamKind::kEvalEnd || meta.kind == StreamKind::kShutdown) {
-    onMarker(meta);
+    RAVNEST_CHECK_AS(ProtocolError, part.id >= nextToRun_ && heldMarkers_.count(part.id) == 0 &&
+                                        ranAhead_.count(part.id) == 0,
+                     context_.config.name(), ": ", part.sender, " sent a marker with micro-batch id ", part.id,
+                     ", which already ran");
+    heldMarkers_.emplace(part.id, meta);
+    releaseHeldMarkers();
     return;
   }
   if (meta.kind == StreamKind::kPrediction) {
@@ -93,14 +98,38 @@ void ComputeLoop::onActivationPart(Message part) {
   Assembly ready = std::move(assembly);
   assembling_.erase(part.id);
   runMicroBatch(part.id, std::move(ready));
+  markRan(part.id);
+  releaseHeldMarkers();
 }
 
-void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
+void ComputeLoop::markRan(uint64_t id) {
+  if (id != nextToRun_) {
+    ranAhead_.insert(id);
+    return;
+  }
+  ++nextToRun_;
+  while (!ranAhead_.empty() && *ranAhead_.begin() == nextToRun_) {
+    ranAhead_.erase(ranAhead_.begin());
+    ++nextToRun_;
+  }
+}
+
+void ComputeLoop::releaseHeldMarkers() {
+  while (running_ && !heldMarkers_.empty() && heldMarkers_.begin()->first == nextToRun_) {
+    const auto [id, meta] = *heldMarkers_.begin();
+    heldMarkers_.erase(heldMarkers_.begin());
+    onMarker(id, meta);
+    markRan(id);
+  }
+}
+
+void ComputeLoop::onMarker(uint64_t id, const MicroBatchMeta& meta) {
   runAllDeferredWeightPasses();  // what follows a marker sees every update of the micro-batches before it
   const bool last = context_.plan.isLast();
   if (!last) {
     Message marker;
     marker.kind = MessageKind::kActivation;
+    marker.id = id;  // its place in the stream, which the next stage orders it by
     attachMeta(marker, meta);
     post(context_.plan.stage + 1, std::move(marker), CodecKind::kNone);
   }
@@ -118,6 +147,9 @@ void ComputeLoop::onMarker(const MicroBatchMeta& meta) {
 void ComputeLoop::runMicroBatch(uint64_t id, Assembly assembly) {
   std::vector<at::Tensor> inputs;
   for (const auto& name : context_.plan.inputNames) inputs.push_back(assembly.values.at(name));
+  if (assembly.meta.kind == StreamKind::kTrain && assembly.meta.checkpointAt > 0) {
+    checkpointsAt_.insert(assembly.meta.checkpointAt);
+  }
   if (assembly.meta.kind == StreamKind::kEval || assembly.meta.kind == StreamKind::kPredict) {
     runAllDeferredWeightPasses();  // evaluation sees the same weights as under 1F1B
     evaluate(id, assembly, inputs);
@@ -312,6 +344,23 @@ void ComputeLoop::finishBackward() {
   context_.averaging.afterBackward(context_.stage, hooks.optimizer.get(), backwardPasses_);
   context_.metrics.set("backward_passes", static_cast<double>(backwardPasses_));
   recordStash();
+  checkpointIfMarked();
+}
+
+void ComputeLoop::checkpointIfMarked() {
+  // Backward passes end in micro-batch order on every stage, so the mark of count N meets count N here.
+  while (!checkpointsAt_.empty() && *checkpointsAt_.begin() < backwardPasses_) {
+    logger(context_.config.name())->warn("the checkpoint marked at backward pass {} was passed: skipped",
+                                         *checkpointsAt_.begin());
+    checkpointsAt_.erase(checkpointsAt_.begin());
+  }
+  if (checkpointsAt_.empty() || *checkpointsAt_.begin() != backwardPasses_) return;
+  checkpointsAt_.erase(checkpointsAt_.begin());
+  if (!context_.hooks.checkpoint) return;
+  const auto started = StageClock::now();
+  context_.hooks.checkpoint->snapshot(epoch_, backwardPasses_);
+  context_.metrics.add("checkpoints", 1);
+  clock_.addBusy(StageClock::kOptimizer, StageClock::now() - started);
 }
 
 void ComputeLoop::recordForward(const std::vector<at::Tensor>& inputs) {

@@ -44,6 +44,7 @@ class ComputeLoop {
     const NodeConfig& config;
     const StagePlan& plan;
     const NodeOptions& options;
+    TrainingProgress resumeFrom;
     NodeHooks hooks;
     Stage& stage;
     Scheduler& scheduler;
@@ -66,7 +67,7 @@ class ComputeLoop {
   bool saveRequested() const { return saveRequested_; }
   /// Whether the loop ended at the shutdown marker (not because the node was closed or stopped early).
   bool finishedTraining() const { return !running_; }
-  /// The epoch and backward passes so far (counting on from NodeOptions::resumeFrom).
+  /// The epoch and backward passes so far (counting on from Context::resumeFrom).
   TrainingProgress progress() const { return {epoch_, backwardPasses_}; }
 
  private:
@@ -86,7 +87,13 @@ class ComputeLoop {
   void handle(Scheduler::Work work);
   void handle(Message work);
   void onActivationPart(Message part);
-  void onMarker(const MicroBatchMeta& meta);
+  /// The forward stream's order: micro-batch ids are handed out by the root in feeding order, markers
+  /// included, and every stage runs every id once. A marker is held until every id before it ran here: on a
+  /// stage fed by several producers, a marker from one link could otherwise overtake a micro-batch still
+  /// waiting for its part from another link.
+  void markRan(uint64_t id);
+  void releaseHeldMarkers();
+  void onMarker(uint64_t id, const MicroBatchMeta& meta);
   void runMicroBatch(uint64_t id, Assembly assembly);
   void trainOnLeaf(uint64_t id, Assembly& assembly, const std::vector<at::Tensor>& inputs);
   void forwardForLater(uint64_t id, Assembly& assembly, std::vector<at::Tensor> inputs);
@@ -104,6 +111,8 @@ class ComputeLoop {
   /// The backward pass of a micro-batch is complete: optimizer step when due; the root frees its slot.
   void finishMicroBatch();
   void finishBackward();
+  /// After the backward pass that made `backwardPasses_`: the checkpoint the root marked for it, if any.
+  void checkpointIfMarked();
   /// Queues `message` for the node of `stage`; it is sent on that peer's outbox thread.
   void post(int stage, Message message, CodecKind codec);
   void enterEpoch(int64_t epoch);
@@ -117,6 +126,10 @@ class ComputeLoop {
   std::map<uint64_t, Assembly> assembling_;
   std::map<uint64_t, AwaitingGradients> awaiting_;
   std::deque<uint64_t> deferredWeight_;  // micro-batches whose W waits, oldest first
+  uint64_t nextToRun_ = 0;               // the lowest forward-stream id that has not run here
+  std::set<uint64_t> ranAhead_;          // ids above nextToRun_ that ran
+  std::map<uint64_t, MicroBatchMeta> heldMarkers_;  // markers waiting for the ids before them
+  std::set<uint64_t> checkpointsAt_;     // backward-pass counts after which to take a checkpoint
   std::map<int, std::unique_ptr<Outbox>> outboxes_;
   StageClock clock_{context_.metrics};
   int64_t epoch_ = 0;

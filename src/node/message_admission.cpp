@@ -25,6 +25,7 @@ std::string describe(const Message& message) {
 MessageAdmission::MessageAdmission(const NodeConfig& config, const StagePlan& plan, const PeerLinks& links)
     : config_(config), plan_(plan), links_(links) {
   for (const auto& member : config.clusterNodes) jobNodes_.insert(member.name());
+  for (const auto& member : config.jobNodes) jobNodes_.insert(member.name());
   for (const auto& ring : config.rings) {
     if (ring.nextNodeId >= 0) jobNodes_.insert(nodeName(ring.nextNodeId));
     if (ring.previousNodeId >= 0) jobNodes_.insert(nodeName(ring.previousNodeId));
@@ -123,7 +124,7 @@ void MessageAdmission::checkGradient(const Message& message) {
 
 void MessageAdmission::checkControl(const Message& message) const {
   RAVNEST_CHECK_AS(PermissionError, jobNodes_.count(message.sender) > 0, config_.name(),
-                   " accepts control messages only from the nodes of its cluster and rings; ", describe(message),
+                   " accepts control messages only from the nodes of its job; ", describe(message),
                    " does not qualify");
 }
 

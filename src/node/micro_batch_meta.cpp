@@ -14,7 +14,7 @@ constexpr const char* kMetaName = "ravnest.meta";
 constexpr const char* kAbortName = "ravnest.abort";
 constexpr const char* kAbortTypeName = "ravnest.abort_type";
 constexpr const char* kFarewellName = "ravnest.farewell";
-constexpr int64_t kMetaFields = 4;
+constexpr int64_t kMetaFields = 5;
 
 }  // namespace
 
@@ -24,6 +24,7 @@ void attachMeta(Message& message, const MicroBatchMeta& meta) {
   fields[1] = meta.epoch;
   fields[2] = meta.save ? 1 : 0;
   fields[3] = meta.batch;
+  fields[4] = static_cast<int64_t>(meta.checkpointAt);
   message.tensors.push_back({kMetaName, fields});
 }
 
@@ -39,7 +40,10 @@ MicroBatchMeta takeMeta(Message& message) {
   const int64_t* values = fields.data_ptr<int64_t>();
   RAVNEST_CHECK_AS(ProtocolError, values[0] >= 0 && values[0] <= static_cast<int64_t>(StreamKind::kPrediction),
                    "a message from ", message.sender, " has an unknown kind ", values[0]);
-  MicroBatchMeta meta{static_cast<StreamKind>(values[0]), values[1], values[2] != 0, values[3]};
+  RAVNEST_CHECK_AS(ProtocolError, values[4] >= 0, "a message from ", message.sender,
+                   " has a negative checkpoint count ", values[4]);
+  MicroBatchMeta meta{static_cast<StreamKind>(values[0]), values[1], values[2] != 0, values[3],
+                      static_cast<uint64_t>(values[4])};
   message.tensors.erase(found);
   return meta;
 }

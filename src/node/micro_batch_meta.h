@@ -28,6 +28,9 @@ struct MicroBatchMeta {
   /// kTrain: the micro-batch's index within its epoch, so that the leaf takes the matching labels also when
   /// the root resumed mid-epoch from a checkpoint.
   int64_t batch = 0;
+  /// kTrain: when not 0, every stage snapshots its state (a checkpoint) once its backward passes reach this
+  /// count: the micro-batches up to and including this one, on every stage alike (a consistent cut).
+  uint64_t checkpointAt = 0;
 };
 
 /// Adds `meta` to a forward-stream message as one small int64 tensor.

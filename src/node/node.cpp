@@ -1,10 +1,12 @@
 #include "ravnest/node/node.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <thread>
 
+#include "node/checkpoint_schedule.h"
 #include "node/cluster_averaging.h"
 #include "node/compute_loop.h"
 #include "node/device_copies.h"
@@ -13,10 +15,12 @@
 #include "node/in_flight_window.h"
 #include "node/inbox_pump.h"
 #include "node/message_admission.h"
+#include "node/job_peers.h"
 #include "node/micro_batch_meta.h"
 #include "node/peer_links.h"
 #include "node/peer_traffic.h"
 #include "node/prediction_mailbox.h"
+#include "node/resume_agreement.h"
 #include "node/stage_plan.h"
 #include "node/stage_warm_up.h"
 #include "node/training_summary.h"
@@ -62,6 +66,12 @@ size_t inFlightLimit(const NodeOptions& options, const NodeConfig& config) {
   return static_cast<size_t>(options.maxInFlight > 0 ? options.maxInFlight : config.clusterLength);
 }
 
+detail::CheckpointSchedule::Settings checkpointSettings(const NodeOptions& options, const NodeConfig& config) {
+  return {options.checkpointInterval, static_cast<uint64_t>(std::max(options.updateFrequency, 1)),
+          static_cast<uint64_t>(options.reduceEvery), inFlightLimit(options, config), config.ringSize,
+          config.rank == 0};
+}
+
 }  // namespace
 
 struct Node::Impl {
@@ -76,6 +86,9 @@ struct Node::Impl {
         scheduler(options.transport.inboxCapacity,
                   SchedulePolicy(options.schedule, inFlightLimit(options, config))),
         links(config, options.transport),
+        jobPeers(config, options.transport),
+        resumeAgreement(config, jobPeers, options.resume, options.checkpoints),
+        checkpoints(checkpointSettings(options, config)),
         copies(options.device),
         admission(config, plan, links),
         window(config.name(), inFlightLimit(options, config), backwardSource(config)),
@@ -121,8 +134,8 @@ struct Node::Impl {
   }
 
   void runComputeThread(NodeHooks hooks) {
-    detail::ComputeLoop loop({config, plan, options, std::move(hooks), stage, scheduler, links, copies, window,
-                              predictions, averaging, metrics, [this] { heartbeat.peersStarted(); }});
+    detail::ComputeLoop loop({config, plan, options, resumeFrom, std::move(hooks), stage, scheduler, links, copies,
+                              window, predictions, averaging, metrics, [this] { heartbeat.peersStarted(); }});
     try {
       loop.runOnComputeThread();
     } catch (...) {
@@ -192,9 +205,42 @@ struct Node::Impl {
       return;
     }
     try {
-      stopEarly(detail::abortFailure(message, config.name()), false);
+      if (detail::ResumeAgreement::isResumeState(message)) {
+        resumeAgreement.onState(message);
+      } else if (detail::CheckpointSchedule::isAnnouncement(message)) {
+        checkpoints.announced(detail::CheckpointSchedule::countOf(message));
+      } else {
+        stopEarly(detail::abortFailure(message, config.name()), false);
+      }
     } catch (const ProtocolError& e) {
       logger(config.name())->warn("ignoring a control message: {}", e.what());
+    }
+  }
+
+  /// Feeding thread: the checkpoint mark of the next training micro-batch, the `batch`-th of its epoch; tells
+  /// the other clusters' roots of a checkpoint they must mark too.
+  uint64_t checkpointMark(int64_t batch) {
+    uint64_t announce = 0;
+    const uint64_t mark = checkpoints.markFor(resumeFrom.backwardPasses + ++fedTraining, batch, announce);
+    if (announce == 0) return mark;
+    const auto giveUpAt = std::chrono::steady_clock::now() + options.transport.deadline;
+    for (const JobMember& member : config.jobNodes) {
+      if (member.stage != 0 || member.cluster == config.rank) continue;
+      if (!jobPeers.sendUntil(member, detail::CheckpointSchedule::announcement(announce), giveUpAt, kPumpWait)) {
+        logger(config.name())->warn("could not announce the checkpoint at micro-batch {} to {} ({})", announce,
+                                    member.name(), member.address);
+      }
+    }
+    return mark;
+  }
+
+  /// The root is fed every model input the routing names, so a micro-batch cannot wait forever for one.
+  void checkModelInputs(const std::vector<NamedTensor>& modelInputs) const {
+    for (const auto& input : routing.modelInputs) {
+      const bool given = std::any_of(modelInputs.begin(), modelInputs.end(),
+                                     [&](const NamedTensor& named) { return named.name == input.name; });
+      RAVNEST_CHECK(given, config.name(), ": the model input '", input.name,
+                    "' is missing from the micro-batch: every micro-batch needs all of the model's inputs");
     }
   }
 
@@ -237,6 +283,9 @@ struct Node::Impl {
   PeerServer server;
   Scheduler scheduler;
   detail::PeerLinks links;
+  detail::JobPeers jobPeers;
+  detail::ResumeAgreement resumeAgreement;
+  detail::CheckpointSchedule checkpoints;
   detail::DeviceCopies copies;
   detail::MessageAdmission admission;
   detail::InFlightWindow window;
@@ -246,6 +295,8 @@ struct Node::Impl {
   std::vector<std::unique_ptr<detail::InboxPump>> pumps;
   std::thread computeThread;
   uint64_t nextId = 0;  // the feeding thread's
+  uint64_t fedTraining = 0;  // the feeding thread's: training micro-batches fed since start
+  TrainingProgress resumeFrom;  // set before start
 
   std::mutex stateMutex;
   std::condition_variable computeStopped;
@@ -280,9 +331,11 @@ void Node::start(NodeHooks hooks) {
 
 void Node::forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch, int64_t batch) {
   impl_->requireRoot("forward_compute");
+  impl_->checkModelInputs(modelInputs);
   impl_->window.acquire(impl_->options.backwardTimeout);
   try {
-    impl_->feed(std::move(modelInputs), {detail::StreamKind::kTrain, epoch, false, batch});
+    const uint64_t checkpointAt = impl_->checkpointMark(batch);
+    impl_->feed(std::move(modelInputs), {detail::StreamKind::kTrain, epoch, false, batch, checkpointAt});
   } catch (...) {
     impl_->window.release();  // the micro-batch never entered the pipeline
     throw;
@@ -291,11 +344,13 @@ void Node::forwardCompute(std::vector<NamedTensor> modelInputs, int64_t epoch, i
 
 void Node::evaluateBatch(std::vector<NamedTensor> modelInputs, int64_t epoch) {
   impl_->requireRoot("no_grad_forward_compute");
+  impl_->checkModelInputs(modelInputs);
   impl_->feed(std::move(modelInputs), {detail::StreamKind::kEval, epoch, false});
 }
 
 std::vector<NamedTensor> Node::predict(std::vector<NamedTensor> modelInputs, int64_t epoch) {
   impl_->requireRoot("pred");
+  impl_->checkModelInputs(modelInputs);
   const uint64_t id = impl_->feed(std::move(modelInputs), {detail::StreamKind::kPredict, epoch, false});
   return impl_->predictions.take(id, impl_->options.backwardTimeout);
 }
@@ -335,7 +390,20 @@ void Node::stop(const std::string& reason) {
 
 TrainingProgress Node::progress() const {
   std::lock_guard<std::mutex> lock(impl_->stateMutex);
-  return impl_->stopped ? impl_->progress : impl_->options.resumeFrom;
+  return impl_->stopped ? impl_->progress : impl_->resumeFrom;
+}
+
+uint64_t Node::agreeOnResume() {
+  RAVNEST_CHECK(impl_->options.resume, impl_->config.name(), ": agreeOnResume needs NodeOptions::resume");
+  return impl_->resumeAgreement.agree(impl_->options.startupTimeout);
+}
+
+void Node::resumeAt(TrainingProgress progress) {
+  std::lock_guard<std::mutex> lock(impl_->stateMutex);
+  RAVNEST_CHECK(!impl_->started, impl_->config.name(), ": resumeAt must come before start");
+  RAVNEST_CHECK(progress.epoch >= 0, impl_->config.name(), ": the epoch to resume at must not be negative, got ",
+                progress.epoch);
+  impl_->resumeFrom = progress;
 }
 
 bool Node::saveRequested() const {

@@ -10,7 +10,7 @@ def test_cnn_on_three_providers_reaches_94_percent_in_20_epochs(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     accuracies = [float(line) for line in (tmp_path / "val_accuracies.txt").read_text().split()]
     assert len(accuracies) == 20
-    assert accuracies[-1] >= 0.94
+    assert accuracies[-1] >= 94  # percent, as the original wrote it
     for node in ("node_0", "node_1", "node_2"):
         assert f"[{node}] peak RSS" in result.stdout
         assert (tmp_path / "logs" / f"{node}.log").exists()

@@ -85,8 +85,8 @@ def test_cpp_leaf_with_python_root_and_stem_trains_like_a_python_leaf(tmp_path, 
     # Validation runs while the epoch's last backward pass may still be on its way, so it may see weights
     # one update apart: close, not equal.
     assert len(cpp_accuracies) == EPOCHS
-    assert cpp_accuracies == pytest.approx(python_accuracies, abs=0.03)
-    assert cpp_accuracies[-1] >= 0.85
+    assert cpp_accuracies == pytest.approx(python_accuracies, abs=3)  # percent
+    assert cpp_accuracies[-1] >= 85
     assert fused_accuracy(tmp_path / "cpp_leaf") >= 0.85
 
 

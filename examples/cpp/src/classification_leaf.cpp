@@ -1,5 +1,6 @@
 #include "classification_leaf.h"
 
+#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -67,8 +68,10 @@ void ClassificationLeaf::endEvaluation() {
   const double accuracy = scored_ > 0 ? static_cast<double>(correct_) / static_cast<double>(scored_) : 0.0;
   correct_ = scored_ = 0;
   nextValidation_ = 0;
-  writeLine(accuracyFile_, std::ios::app, lineOf(accuracy));
-  std::cout << "Validation accuracy: " << std::fixed << std::setprecision(4) << accuracy << std::endl;
+  // In percent, rounded to 2 decimals, as the original Ravnest (and a Python leaf) writes it.
+  const double percent = std::round(accuracy * 10000.0) / 100.0;
+  writeLine(accuracyFile_, std::ios::app, lineOf(percent));
+  std::cout << "Validation Accuracy:  " << std::fixed << std::setprecision(2) << percent << std::endl;
 }
 
 const at::Tensor& ClassificationLeaf::trainingLabels(const ravnest::MicroBatchInfo& info) const {

@@ -17,6 +17,16 @@ struct ClusterMember {
   std::string name() const { return nodeName(nodeId); }
 };
 
+/// One node of the job (any cluster), as the node JSON's `job_nodes` lists them.
+struct JobMember {
+  int nodeId = 0;
+  std::string address;  // host:port
+  int cluster = 0;
+  int stage = 0;
+
+  std::string name() const { return nodeName(nodeId); }
+};
+
 /// One all-reduce ring this node belongs to (the node JSON's `rings`): a range of state-dict entries that one
 /// node of every cluster holds.
 struct RingMembership {
@@ -47,6 +57,9 @@ struct NodeConfig {
   int stageIndex = 0;
   std::vector<ClusterMember> clusterNodes;  // stage k is entry k
   std::vector<RingMembership> rings;        // empty in node JSONs written before rings existed
+  /// Every node of the job, this one included; in node JSONs written before `job_nodes` existed, the nodes of
+  /// this cluster.
+  std::vector<JobMember> jobNodes;
   std::string jobToken;  // the job's shared secret (job_token); empty in node JSONs written before tokens
   std::string submoduleFile = "submod.pt";
   std::string routingFile = "routing.json";

@@ -36,6 +36,16 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
+  /// With NodeOptions::resume, before start(): tells every node of the job (NodeConfig::jobNodes) which
+  /// checkpoints this node holds, learns theirs, and returns the newest backward-pass count that all of them
+  /// hold: the consistent cut every stage restores. Throws ConfigError naming the nodes that were started
+  /// without resume or lack a checkpoint, TimeoutError naming those that did not answer within
+  /// options.startupTimeout. Every node answers such a request, resuming or not.
+  uint64_t agreeOnResume();
+  /// Before start(): the epoch and backward passes a restored checkpoint reached; counting (optimizer steps,
+  /// averages, checkpoint marks) goes on from there.
+  void resumeAt(TrainingProgress progress);
+
   /// Runs one throwaway pass of the stage (a warm-up, which leaves weights and random-number state as they
   /// were), then starts the compute thread. The leaf needs `hooks.leaf`; without `hooks.optimizer` weights
   /// stay fixed. Throws InvalidArgumentError for missing hooks or a second call.
@@ -71,7 +81,7 @@ class Node {
   /// Stops this node and the rest of its cluster as a failure would (e.g. on SIGTERM): every waiting call
   /// here throws Error("<node> stopped: <reason>"), every other node of the cluster stops with it. Thread-safe.
   void stop(const std::string& reason);
-  /// The epoch and backward passes of the compute thread once it ended; before, NodeOptions::resumeFrom.
+  /// The epoch and backward passes of the compute thread once it ended; before, what resumeAt() set.
   TrainingProgress progress() const;
 
   /// Whether the shutdown marker asked every node to save its submodel.

@@ -57,8 +57,14 @@ struct NodeOptions {
   OptimizerStateLayout optimizerState;
   /// Codec of the all-reduce chunks; the reduction itself is done in float32.
   CodecKind ringCodec = CodecKind::kNone;
-  /// Where training resumes (from a checkpoint); the default starts at the beginning.
-  TrainingProgress resumeFrom;
+  /// This node resumes from a checkpoint (Node::agreeOnResume, Node::resumeAt), and holds checkpoints at these
+  /// backward-pass counts; the other nodes of the job learn both from it.
+  bool resume = false;
+  std::vector<uint64_t> checkpoints;
+  /// How often the root marks a training micro-batch after which every stage of the cluster (and, with
+  /// several clusters, of every cluster) takes a checkpoint (NodeHooks::checkpoint); 0: never. Only the
+  /// root's setting (the first cluster's root, with several clusters) decides.
+  std::chrono::milliseconds checkpointInterval{std::chrono::seconds(60)};
   /// Deadlines. Every wait of a node is bounded by one of these or by transport.deadline (a send or ping,
   /// waiting for room in the peer's inbox included); docs/errors.md lists them.
   TransportOptions transport;
@@ -78,6 +84,8 @@ struct NodeHooks {
   std::shared_ptr<OptimizerHook> optimizer;
   std::shared_ptr<LrSchedulerHook> lrScheduler;
   std::shared_ptr<LeafHook> leaf;
+  /// Periodic checkpoints (NodeOptions::checkpointInterval); none without it.
+  std::shared_ptr<CheckpointHook> checkpoint;
 };
 
 }  // namespace ravnest

@@ -42,6 +42,17 @@ class LrSchedulerHook {
   virtual void step() = 0;
 };
 
+/// Takes a checkpoint of the node's state. The compute thread calls it right after the backward pass that
+/// brought its count to `backwardPasses` (and after that pass's optimizer step and average across clusters),
+/// when the root marked that micro-batch for a checkpoint: every stage of the cluster then snapshots after the
+/// same micro-batches. It should copy the state and write it elsewhere, since the compute thread waits.
+class CheckpointHook {
+ public:
+  virtual ~CheckpointHook() = default;
+  /// `epoch`: the epoch the stage is in.
+  virtual void snapshot(int64_t epoch, uint64_t backwardPasses) = 0;
+};
+
 /// The leaf's side of training and validation. `modelOutput` holds the values named in the routing's
 /// `model_output`, in StageRouting::modelOutputValues order.
 class LeafHook {

@@ -25,7 +25,7 @@ NODE_DATA = "node_data"
 BALANCES = ("memory", "compute")
 
 
-def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, n_clusters=None,
+def clusterize(model=None, example_args=(), example_kwargs=None, pass_data=False, n_clusters=None,
                leaf_modules=(), job_token=None, balance="memory"):
     """Forms clusters from node_data/node_configs.json, splits `model` per cluster and writes node_data/.
 
@@ -50,7 +50,7 @@ def clusterize(model=None, example_args=(), example_kwargs={}, pass_data=False, 
     if balance not in BALANCES:
         raise ValueError(f"balance must be one of {', '.join(map(repr, BALANCES))}, got {balance!r}")
     token = resolve_job_token(job_token)
-    analysed = analyse_model(model, example_args, example_kwargs, leaf_modules,
+    analysed = analyse_model(model, example_args, example_kwargs or {}, leaf_modules,
                              time_operations=balance == "compute")
     clusters = _form_clusters(nodes, analysed.size_bytes, n_clusters)
     splits = [split_and_export(analysed, [node.ram_gb for node in cluster], balance) for cluster in clusters]

@@ -32,6 +32,8 @@ def node_document(node, cluster_id, clusters, routing, template_path, rings, sta
         "is_leaf": forward_target is None,
         "stage_index": stage_index,
         "cluster_nodes": [{"node_id": n.node_id, "address": n.address} for n in cluster_nodes],
+        "job_nodes": [{"node_id": n.node_id, "address": n.address, "cluster": cid, "stage": stage}
+                      for cid, cluster in enumerate(clusters) for stage, n in enumerate(cluster)],
         "submodule_file": SUBMODULE_FILE,
         "routing_file": ROUTING_FILE,
         "input_sources": {entry["name"]: _source_address(entry["source"], cluster_nodes)
