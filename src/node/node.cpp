@@ -190,6 +190,7 @@ struct Node::Impl {
       earlyStop = failure;
     }
     logger(config.name())->error("{}", detail::failureMessageOf(failure));
+    resumeAgreement.abandon(failure);
     window.fail(failure);
     predictions.fail(failure);
     scheduler.close();

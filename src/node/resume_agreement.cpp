@@ -81,15 +81,28 @@ void ResumeAgreement::onState(const Message& message) {
   }
 }
 
+void ResumeAgreement::abandon(std::exception_ptr why) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!abandoned_) abandoned_ = std::move(why);
+  }
+  heard_.notify_all();
+}
+
 uint64_t ResumeAgreement::agree(std::chrono::milliseconds timeout) {
   const auto giveUpAt = std::chrono::steady_clock::now() + timeout;
   std::vector<std::string> silent;
   for (const JobMember& member : config_.jobNodes) {
     if (member.nodeId == config_.nodeId) continue;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (abandoned_) std::rethrow_exception(abandoned_);
+    }
     if (!tell(member, giveUpAt)) silent.push_back(member.name() + " (" + member.address + ")");
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  heard_.wait_until(lock, giveUpAt, [&] { return states_.size() >= config_.jobNodes.size(); });
+  heard_.wait_until(lock, giveUpAt, [&] { return abandoned_ || states_.size() >= config_.jobNodes.size(); });
+  if (abandoned_) std::rethrow_exception(abandoned_);
   for (const JobMember& member : config_.jobNodes) {
     const std::string entry = member.name() + " (" + member.address + ")";
     if (states_.count(member.name()) == 0 && std::find(silent.begin(), silent.end(), entry) == silent.end()) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <set>
@@ -32,6 +33,9 @@ class ResumeAgreement {
   /// TimeoutError naming the nodes that did not answer within `timeout`.
   uint64_t agree(std::chrono::milliseconds timeout);
 
+  /// The node stopped (a peer's abort, a signal): agree() throws `why` instead of waiting on.
+  void abandon(std::exception_ptr why);
+
   /// Control pump: a node's state (isResumeState). Answers it with this node's state the first time.
   void onState(const Message& message);
   static bool isResumeState(const Message& message);
@@ -53,6 +57,7 @@ class ResumeAgreement {
   std::condition_variable heard_;
   std::map<std::string, State> states_;  // by node name, this node's included
   std::set<std::string> told_;
+  std::exception_ptr abandoned_;
 };
 
 }  // namespace ravnest::detail

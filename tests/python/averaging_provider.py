@@ -5,7 +5,8 @@ settings from the environment, and a dump of what the test compares.
 
 Environment: RAVNEST_EPOCHS, RAVNEST_AVERAGE_OPTIM (1: average_optim=True), RAVNEST_REDUCE_FACTOR (an integer;
 unset: once per epoch), RAVNEST_TIMEOUT (seconds for sends and the all-reduce's chunk waits; half of it for peer loss),
-RAVNEST_MAX_IN_FLIGHT (1: synchronous, so that runs are reproducible).
+RAVNEST_MAX_IN_FLIGHT (1: synchronous, so that runs are reproducible), RAVNEST_RESUME (1: resume=True; the
+checkpoints' interval comes from RAVNEST_CHECKPOINT_INTERVAL, as for every Node).
 At the end each node writes dumps/<name>.pt: its cluster, its optimizer state (`<parameter>.<key>` ->
 tensor), the averages it ran, the training micro-batches of its shard and its security counters.
 """
@@ -36,6 +37,8 @@ if __name__ == "__main__":
         extra = {"peer_loss_grace": seconds / 2, "send_deadline": seconds, "backward_timeout": seconds}
     if "RAVNEST_MAX_IN_FLIGHT" in os.environ:
         extra["max_in_flight"] = int(os.environ["RAVNEST_MAX_IN_FLIGHT"])
+    if os.environ.get("RAVNEST_RESUME") == "1":
+        extra["resume"] = True
     if "RAVNEST_NON_FINITE" in os.environ:
         extra["non_finite"] = os.environ["RAVNEST_NON_FINITE"]
     set_seed(42)

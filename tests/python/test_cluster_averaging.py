@@ -7,6 +7,7 @@ each, since what is checked is the averaging, not the accuracy (test_multi_clust
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import torch
 
 from cnn_example import EXAMPLE, copy_example, launch
 from pipeline_harness import PYTHON
+from ravnest import model_fusion
 from test_multi_cluster_training import cluster_shapes, cnn_estimate_gb
 
 PROVIDER = Path(__file__).resolve().parent / "averaging_provider.py"
@@ -72,12 +74,12 @@ def test_integer_reduce_factor_averages_every_reduce_factor_backward_passes(tmp_
     assert all(torch.equal(first[key], second[key]) for key in first)
 
 
-def start_providers(folder, env):
+def start_providers(folder, env, log_mode="w"):
     """Every provider as its own process (ravnest.launch would stop the others when one dies)."""
     environment = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", **env)
     processes = {}
     for path in sorted((folder / "node_data" / "nodes").glob("node_*.json")):
-        log = open(folder / f"{path.stem}.log", "w")
+        log = open(folder / f"{path.stem}.log", log_mode)
         processes[path.stem] = subprocess.Popen([PYTHON, PROVIDER.name, path.stem], cwd=folder, stdout=log,
                                                 stderr=subprocess.STDOUT, env=environment)
     return processes
@@ -124,3 +126,53 @@ def test_killed_provider_stops_the_other_clusters_with_a_network_error(tmp_path)
               and ("NetworkError" in logs[name] or "TimeoutError" in logs[name])]
     assert len(naming) >= 2, {name: logs[name][-1500:] for name in survivors}
     print(f"every provider stopped {stopped_after:.1f} s after {victim} was killed")
+
+
+def checkpoint_steps(folder, document):
+    path = folder / document["template_path"] / "checkpoint"
+    return sorted(int(p.name[len("step_"):]) for p in path.glob("step_*")
+                  if not p.name.endswith(".partial") and (p / "progress.json").exists()) if path.is_dir() else []
+
+
+def test_every_cluster_resumes_from_one_step_and_the_replicas_end_identical(tmp_path, monkeypatch):
+    """A node of the second cluster is killed after the periodic checkpoints began; every provider of both
+    clusters restarts with resume=True, restores the same backward pass (the first cluster's root announced
+    each checkpoint to the other root), and the two replicas end identical."""
+    two_clusters(tmp_path, nodes_each=2)
+    documents = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "node_data" / "nodes").glob("*.json")}
+    victim = next(name for name, d in documents.items() if d["rank"] == 1 and not d["is_root"])
+    env = {"RAVNEST_EPOCHS": "8", "RAVNEST_REDUCE_FACTOR": "2", "RAVNEST_TIMEOUT": "8",
+           "RAVNEST_CHECKPOINT_INTERVAL": "0.5"}
+    processes = start_providers(tmp_path, env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(checkpoint_steps(tmp_path, documents[victim])) < 2:
+            assert time.monotonic() < deadline, "no periodic checkpoints"
+            assert all(process.poll() is None for process in processes.values())
+            time.sleep(0.1)
+        processes[victim].send_signal(signal.SIGKILL)
+        for process in processes.values():
+            process.wait(timeout=60)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+    held = {name: checkpoint_steps(tmp_path, document) for name, document in documents.items()}
+    common = set.intersection(*(set(steps) for steps in held.values()))
+    print(f"checkpoints by backward pass: {held}")
+    assert common, held
+
+    processes = start_providers(tmp_path, {**env, "RAVNEST_RESUME": "1"}, log_mode="a")
+    for process in processes.values():
+        process.wait(timeout=180)
+    logs = {name: (tmp_path / f"{name}.log").read_text() for name in processes}
+    assert all(process.returncode == 0 for process in processes.values()), \
+        {name: text[-3000:] for name, text in logs.items()}
+    resumed = {name: int(re.findall(r"resuming from the checkpoint at backward pass (\d+)", text)[-1])
+               for name, text in logs.items()}
+    print(f"every node of both clusters resumed from backward pass {resumed}")
+    assert set(resumed.values()) == {max(common)}, resumed
+    monkeypatch.chdir(tmp_path)
+    replicas = [model_fusion(cluster_id=cluster) for cluster in (0, 1)]
+    for key, value in replicas[1].items():
+        assert torch.equal(value, replicas[0][key]), f"the clusters differ at {key}"

@@ -85,7 +85,7 @@ class Attack:
         activation, gradient, chunk = wire.ACTIVATION, wire.GRADIENT, wire.RING_CHUNK
 
         def micro_batch(x):
-            return {value: x, "ravnest.meta": torch.tensor([0, 0, 0, 0])}  # training, epoch 0
+            return {value: x, "ravnest.meta": torch.tensor([0, 0, 0, 0, 0])}  # training, epoch 0
 
         nan = torch.zeros(64, 4)
         nan[3, 1] = math.nan
@@ -181,7 +181,7 @@ def test_a_node_told_to_skip_non_finite_values_drops_a_nan_activation_logs_it_an
     nan = torch.zeros(64, 4)
     nan[5, 2] = math.nan
     frames = peer.message(wire.ACTIVATION, root, FAR_ID, {routing["inputs"][0]["name"]: nan,
-                                                           "ravnest.meta": torch.tensor([0, 0, 0, 0])})
+                                                           "ravnest.meta": torch.tensor([0, 0, 0, 0, 0])})
     answers = []
 
     losses, parameters, dumps, logs = run_job(tmp_path, lambda: answers.append(peer.send(frames)), env=skipping)
