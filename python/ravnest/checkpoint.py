@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 FOLDER = "checkpoint"
+PREVIOUS_RUN = ".previous-run"
 FORMAT_VERSION = 2
 KEEP = 4
 _STEP = re.compile(r"step_(\d+)")
@@ -90,6 +91,19 @@ class CheckpointStore:
         """Training ended normally: a later resume=True must not go back to an interrupted run."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def set_aside(self):
+        """A run that starts from the beginning: the checkpoints of an earlier run must not mix with this run's,
+        so they move to `checkpoint.previous-run/` (replacing an older one), where a start without resume=True
+        by mistake can take them back from (rename the folder to `checkpoint/`)."""
+        if not self.steps():
+            return
+        previous = self.folder.with_name(self.folder.name + PREVIOUS_RUN)
+        shutil.rmtree(previous, ignore_errors=True)
+        self.folder.rename(previous)
+        log.warning("the checkpoints of an earlier run were moved to %s: this run starts from the beginning "
+                    "(rename that folder to %s and start every provider with resume=True to go on from them)",
+                    previous, self.folder.name)
+
 
 class CheckpointWriter:
     """Writes checkpoints on a thread of its own, so that the compute thread only copies the state. One write
@@ -120,6 +134,6 @@ class CheckpointWriter:
                 self._store.write(*item)
                 self.written.append(item[0])
                 log.info("%s: checkpoint at backward pass %s written", self._name, item[0])
-            except (OSError, RuntimeError) as error:
+            except Exception as error:  # the thread goes on: a later snapshot may well succeed
                 log.error("%s: the checkpoint at backward pass %s could not be written: %s", self._name, item[0],
                           error)

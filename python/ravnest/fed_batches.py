@@ -47,6 +47,7 @@ class FedBatchTap:
             for batch in iterate(obj):
                 tap._record(batch)
                 yield batch
+            tap._pass_ended()
 
         try:
             source.__class__ = type(cls.__name__, (cls,), {"__iter__": tapped_iter, "__module__": cls.__module__,
@@ -60,6 +61,12 @@ class FedBatchTap:
         self._latest = batch
         self._fresh = True
         self._seen = True
+
+    def _pass_ended(self):
+        """A whole pass was drawn: until the next one begins, no batch is the one being fed (a pass made before
+        training, say, to compute statistics, leaves nothing behind)."""
+        self._fresh = False
+        self._seen = False
 
     def take(self):
         """The batch the feeding loop drew last, or None when the loop does not iterate the tapped object (the

@@ -104,7 +104,7 @@ class Node:
         self._checkpoints = CheckpointStore(checkpoint_folder(_stage_folder(config_path)))
         if not resume:
             _remove_previous_outputs(loss_filename)
-            self._checkpoints.remove_all()
+            self._checkpoints.set_aside()
         self._send_deadline = options["send_deadline"]
         self._state_layout = _optimizer_state_layout(optimizer, optimizer_params) if average_optim else {}
         codec = _codec_of(compression)
@@ -179,7 +179,8 @@ class Node:
         return [tensor for _, tensor in self._node.named_parameters()]
 
     def state_dict(self):
-        """The stage's parameters and buffers under the original model's keys, as detached copies."""
+        """The stage's parameters and buffers under the original model's keys, as detached copies (on the
+        stage's device)."""
         named = self._node.named_parameters() + self._node.named_buffers()
         return {key: tensor.detach().clone() for key, tensor in named}
 
@@ -338,14 +339,15 @@ class Node:
         if self._node.wait_for_compute_thread(self._send_deadline + _SERVE_WAKE_SECONDS):
             self._writer.close()
             epoch, backward_passes = self._node.progress
-            if backward_passes > 0 and backward_passes % self.update_frequency == 0:
+            whole_step = backward_passes > 0 and backward_passes % self.update_frequency == 0
+            if whole_step and self._node.stopped_between_steps:
                 folder = self._checkpoints.write(backward_passes,
                                                  *self._state_copy(epoch, backward_passes, str(error)))
                 print(f"{error}\n{self.name}: checkpoint written to {folder}", flush=True)
             else:
-                print(f"{error}\n{self.name}: no checkpoint of this point ({backward_passes} backward passes, "
-                      f"not a whole optimizer step); the periodic ones stay in {self._checkpoints.folder}",
-                      flush=True)
+                why = "not a whole optimizer step" if not whole_step else "an optimizer step or average was cut short"
+                print(f"{error}\n{self.name}: no checkpoint of this point ({backward_passes} backward passes: {why}); "
+                      f"the periodic ones stay in {self._checkpoints.folder}", flush=True)
         else:
             print(f"{error}\n{self.name}: no checkpoint: the compute thread did not end within "
                   f"{self._send_deadline:.0f} s", flush=True)
@@ -364,10 +366,10 @@ class Node:
         if self.is_root:
             progress["next_epoch"], progress["next_batch"] = self._position_after(backward_passes)
         optimizer_state = {
-            "optimizer": None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict()),
-            "lr_scheduler": None if self.lr_scheduler is None else copy.deepcopy(self.lr_scheduler.state_dict()),
+            "optimizer": None if self.optimizer is None else _host_copy(self.optimizer.state_dict()),
+            "lr_scheduler": None if self.lr_scheduler is None else _host_copy(self.lr_scheduler.state_dict()),
         }
-        return self.state_dict(), optimizer_state, progress
+        return _host_copy(self.state_dict()), optimizer_state, progress
 
     def _position_after(self, count):
         """Root: the (epoch, batch) to feed after the `count`-th training micro-batch, so a resumed run feeds
@@ -384,12 +386,13 @@ class Node:
         and returns its progress. A node started without resume, or without that checkpoint, stops the job."""
         try:
             step = self._node.agree_on_resume()
-        except _C.Error as error:
-            self._node.stop(str(error))
+            stage_state, optimizer_state, progress = self._checkpoints.read(step)
+            self._restore(stage_state, optimizer_state, progress)
+        except Exception as error:
+            # The others must not wait for a node that cannot go on.
+            self._node.stop(f"{self.name} cannot resume: {error}")
             self.close()
             raise
-        stage_state, optimizer_state, progress = self._checkpoints.read(step)
-        self._restore(stage_state, optimizer_state, progress)
         self._checkpoints.remove_newer_than(step)
         self._node.resume_at(progress["epoch"], step)
         return progress
@@ -450,6 +453,18 @@ class Node:
                 raise ValueError(f"{self.name}: the model input '{entry['keyword']}' is missing")
             inputs[entry["name"]] = value.to(self.device)
         return inputs
+
+
+def _host_copy(value):
+    """`value` (tensors in dicts and lists) with every tensor copied to host memory: a snapshot must not hold a
+    second copy of the state on the device while it waits to be written."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _host_copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_host_copy(item) for item in value)
+    return copy.deepcopy(value)
 
 
 def _codec_of(compression):

@@ -235,6 +235,9 @@ void bindNode(py::module_& m) {
                              "(epoch, backward passes) of the compute thread once it ended; before, where it "
                              "resumed from.")
       .def_property_readonly("save_requested", &Node::saveRequested)
+      .def_property_readonly("stopped_between_steps", &Node::stoppedBetweenSteps,
+                             "Once the compute thread ended: False when a failure interrupted an optimizer step "
+                             "or an average (no checkpoint may be taken of that state).")
       .def_property_readonly("cluster_averages", &Node::clusterAverages)
       .def_property_readonly("refused_requests", &Node::refusedRequests,
                              "Calls refused for a missing or wrong job token since start.")

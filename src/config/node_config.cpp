@@ -40,6 +40,7 @@ NodeConfig loadNodeConfig(const std::string& path) try {
     config.jobNodes.push_back({requireKey<int>(member, "node_id", path), requireKey<std::string>(member, "address", path),
                                requireKey<int>(member, "cluster", path), requireKey<int>(member, "stage", path)});
   }
+  config.jobNodesListed = !config.jobNodes.empty();
   if (config.jobNodes.empty()) {
     for (size_t stage = 0; stage < config.clusterNodes.size(); ++stage) {
       const ClusterMember& member = config.clusterNodes[stage];

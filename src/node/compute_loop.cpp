@@ -103,6 +103,7 @@ void ComputeLoop::onActivationPart(Message part) {
 }
 
 void ComputeLoop::markRan(uint64_t id) {
+  if (id < nextToRun_) return;  // only a misbehaving sender repeats an id; it must not stall the stream
   if (id != nextToRun_) {
     ranAhead_.insert(id);
     return;
@@ -115,6 +116,12 @@ void ComputeLoop::markRan(uint64_t id) {
 }
 
 void ComputeLoop::releaseHeldMarkers() {
+  // A marker that shared its id with a micro-batch (only a misbehaving sender does that) would hold every
+  // later marker back.
+  while (!heldMarkers_.empty() && heldMarkers_.begin()->first < nextToRun_) {
+    logger(context_.config.name())->warn("dropped a marker whose id {} a micro-batch had", heldMarkers_.begin()->first);
+    heldMarkers_.erase(heldMarkers_.begin());
+  }
   while (running_ && !heldMarkers_.empty() && heldMarkers_.begin()->first == nextToRun_) {
     const auto [id, meta] = *heldMarkers_.begin();
     heldMarkers_.erase(heldMarkers_.begin());
@@ -330,6 +337,7 @@ void ComputeLoop::sendGradients(uint64_t id, const std::map<std::string, at::Ten
 }
 
 void ComputeLoop::finishBackward() {
+  stepping_ = true;
   ++backwardPasses_;
   const auto& hooks = context_.hooks;
   if (hooks.optimizer && backwardPasses_ % context_.options.updateFrequency == 0) {
@@ -342,6 +350,7 @@ void ComputeLoop::finishBackward() {
     clock_.addBusy(StageClock::kOptimizer, StageClock::now() - started);
   }
   context_.averaging.afterBackward(context_.stage, hooks.optimizer.get(), backwardPasses_);
+  stepping_ = false;
   context_.metrics.set("backward_passes", static_cast<double>(backwardPasses_));
   recordStash();
   checkpointIfMarked();
@@ -377,12 +386,15 @@ void ComputeLoop::recordStash() {
 }
 
 void ComputeLoop::enterEpoch(int64_t epoch) {
+  if (epoch_ >= epoch) return;
+  stepping_ = true;
   while (epoch_ < epoch) {
     ++epoch_;
     context_.metrics.set("epoch", static_cast<double>(epoch_));
     context_.averaging.onEpochChange(context_.stage, context_.hooks.optimizer.get());
     if (context_.hooks.lrScheduler && context_.options.lrStepOnEpochChange) context_.hooks.lrScheduler->step();
   }
+  stepping_ = false;
 }
 
 }  // namespace ravnest::detail

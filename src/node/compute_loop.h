@@ -69,6 +69,9 @@ class ComputeLoop {
   bool finishedTraining() const { return !running_; }
   /// The epoch and backward passes so far (counting on from Context::resumeFrom).
   TrainingProgress progress() const { return {epoch_, backwardPasses_}; }
+  /// False while an optimizer step or an average is under way (and after one that threw): the state is then
+  /// between two counts.
+  bool betweenSteps() const { return !stepping_; }
 
  private:
   struct Assembly {
@@ -135,6 +138,7 @@ class ComputeLoop {
   int64_t epoch_ = 0;
   uint64_t backwardPasses_ = 0;
   bool running_ = true;
+  bool stepping_ = false;
   bool saveRequested_ = false;
 };
 

@@ -32,7 +32,7 @@
 namespace ravnest {
 namespace {
 
-// How long a stopping node tries to tell each peer (abort, farewell) before it gives up on it.
+// How long a node tries to tell each peer an abort, a farewell or a checkpoint announcement before it gives up.
 constexpr std::chrono::milliseconds kAbortDeadline{2000};
 // How long a pump waits for room in the forward queue before it looks at its stop flag again.
 constexpr std::chrono::milliseconds kPumpWait{200};
@@ -67,7 +67,13 @@ size_t inFlightLimit(const NodeOptions& options, const NodeConfig& config) {
 }
 
 detail::CheckpointSchedule::Settings checkpointSettings(const NodeOptions& options, const NodeConfig& config) {
-  return {options.checkpointInterval, static_cast<uint64_t>(std::max(options.updateFrequency, 1)),
+  // Without job_nodes the other clusters' roots are unknown: their checkpoints could not be at the same counts.
+  const bool otherRootsKnown = config.ringSize == 1 || config.jobNodesListed;
+  if (!otherRootsKnown && options.checkpointInterval.count() > 0 && config.isRoot) {
+    logger(config.name())->warn("no periodic checkpoints: this node JSON predates job_nodes, which a job of several "
+                                "clusters needs for them; rerun clusterize");
+  }
+  return {otherRootsKnown ? options.checkpointInterval : std::chrono::milliseconds(0), static_cast<uint64_t>(std::max(options.updateFrequency, 1)),
           static_cast<uint64_t>(options.reduceEvery), inFlightLimit(options, config), config.ringSize,
           config.rank == 0};
 }
@@ -157,6 +163,7 @@ struct Node::Impl {
     stopped = true;
     saveRequested = loop.saveRequested();
     progress = loop.progress();
+    stoppedBetweenSteps = loop.betweenSteps();
     computeStopped.notify_all();
   }
 
@@ -213,8 +220,8 @@ struct Node::Impl {
       } else {
         stopEarly(detail::abortFailure(message, config.name()), false);
       }
-    } catch (const ProtocolError& e) {
-      logger(config.name())->warn("ignoring a control message: {}", e.what());
+    } catch (const std::exception& e) {  // a malformed message from a node of the job must not end this thread
+      logger(config.name())->warn("ignoring a control message from {}: {}", message.sender, e.what());
     }
   }
 
@@ -224,13 +231,20 @@ struct Node::Impl {
     uint64_t announce = 0;
     const uint64_t mark = checkpoints.markFor(resumeFrom.backwardPasses + ++fedTraining, batch, announce);
     if (announce == 0) return mark;
-    const auto giveUpAt = std::chrono::steady_clock::now() + options.transport.deadline;
+    // Best effort, briefly: a root that misses it takes no checkpoint at that count, and the next one follows.
+    const auto giveUpAt = std::chrono::steady_clock::now() + kAbortDeadline;
     for (const JobMember& member : config.jobNodes) {
       if (member.stage != 0 || member.cluster == config.rank) continue;
-      if (!jobPeers.sendUntil(member, detail::CheckpointSchedule::announcement(announce), giveUpAt, kPumpWait)) {
-        logger(config.name())->warn("could not announce the checkpoint at micro-batch {} to {} ({})", announce,
-                                    member.name(), member.address);
+      std::string failure = "it does not answer";
+      try {
+        if (jobPeers.sendUntil(member, detail::CheckpointSchedule::announcement(announce), giveUpAt, kPumpWait)) {
+          continue;
+        }
+      } catch (const Error& e) {
+        failure = e.what();
       }
+      logger(config.name())->warn("could not announce the checkpoint at micro-batch {} to {} ({}): {}", announce,
+                                  member.name(), member.address, failure);
     }
     return mark;
   }
@@ -252,7 +266,7 @@ struct Node::Impl {
   /// Queues a forward-stream message on this (root) node and returns its micro-batch id.
   uint64_t feed(std::vector<NamedTensor> modelInputs, detail::MicroBatchMeta meta) {
     throwIfStopped();
-    const uint64_t id = nextId++;
+    const uint64_t id = nextId;  // taken once the push succeeds: every stage expects every id
     Message work;
     work.kind = MessageKind::kActivation;
     work.sender = config.name();
@@ -266,6 +280,7 @@ struct Node::Impl {
       RAVNEST_CHECK_AS(TimeoutError, std::chrono::steady_clock::now() < giveUp, config.name(),
                        ": the pipeline took no work for ", options.backwardTimeout.count() / 1000, " s");
     }
+    ++nextId;
     return id;
   }
 
@@ -304,6 +319,7 @@ struct Node::Impl {
   bool started = false;
   bool stopped = false;
   bool saveRequested = false;
+  bool stoppedBetweenSteps = true;
   TrainingProgress progress;
   std::exception_ptr earlyStop;  // why the node stopped, when a failure stopped it; set at once
 };
@@ -396,6 +412,9 @@ TrainingProgress Node::progress() const {
 
 uint64_t Node::agreeOnResume() {
   RAVNEST_CHECK(impl_->options.resume, impl_->config.name(), ": agreeOnResume needs NodeOptions::resume");
+  RAVNEST_CHECK_AS(ConfigError, impl_->config.ringSize == 1 || impl_->config.jobNodesListed, impl_->config.name(),
+                   ": resuming a job of several clusters needs every node of the job, and this node JSON predates "
+                   "job_nodes: rerun clusterize");
   return impl_->resumeAgreement.agree(impl_->options.startupTimeout);
 }
 
@@ -405,6 +424,11 @@ void Node::resumeAt(TrainingProgress progress) {
   RAVNEST_CHECK(progress.epoch >= 0, impl_->config.name(), ": the epoch to resume at must not be negative, got ",
                 progress.epoch);
   impl_->resumeFrom = progress;
+}
+
+bool Node::stoppedBetweenSteps() const {
+  std::lock_guard<std::mutex> lock(impl_->stateMutex);
+  return impl_->stoppedBetweenSteps;
 }
 
 bool Node::saveRequested() const {

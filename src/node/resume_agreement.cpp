@@ -10,7 +10,7 @@
 namespace ravnest::detail {
 namespace {
 
-constexpr const char* kStateName = "ravnest.resume_state";  // [resuming, count, count, ...]
+constexpr const char* kStateName = "ravnest.resume_state";  // [request, resuming, count, count, ...]
 constexpr std::chrono::milliseconds kRetryEvery{200};
 constexpr std::chrono::milliseconds kAnswerDeadline{2000};
 
@@ -34,37 +34,29 @@ bool ResumeAgreement::isResumeState(const Message& message) {
          message.tensors[0].name == kStateName;
 }
 
-Message ResumeAgreement::ownStateMessage() const {
+Message ResumeAgreement::ownStateMessage(bool request) const {
   Message message;
   message.kind = MessageKind::kControl;
-  at::Tensor fields = at::empty({static_cast<int64_t>(own_.checkpoints.size()) + 1}, at::kLong);
-  fields[0] = own_.resuming ? 1 : 0;
-  for (size_t i = 0; i < own_.checkpoints.size(); ++i) fields[i + 1] = static_cast<int64_t>(own_.checkpoints[i]);
+  at::Tensor fields = at::empty({static_cast<int64_t>(own_.checkpoints.size()) + 2}, at::kLong);
+  fields[0] = request ? 1 : 0;
+  fields[1] = own_.resuming ? 1 : 0;
+  for (size_t i = 0; i < own_.checkpoints.size(); ++i) fields[i + 2] = static_cast<int64_t>(own_.checkpoints[i]);
   message.tensors.push_back({kStateName, fields});
   return message;
-}
-
-bool ResumeAgreement::tell(const JobMember& member, std::chrono::steady_clock::time_point giveUpAt) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (told_.count(member.name())) return true;
-  }
-  if (!peers_.sendUntil(member, ownStateMessage(), giveUpAt, kRetryEvery)) return false;
-  std::lock_guard<std::mutex> lock(mutex_);
-  told_.insert(member.name());
-  return true;
 }
 
 void ResumeAgreement::onState(const Message& message) {
   const JobMember* member = peers_.find(message.sender);
   RAVNEST_CHECK_AS(ProtocolError, member != nullptr, config_.name(), ": a resume state came from ", message.sender,
                    ", which is not a node of this job");
-  const at::Tensor fields = message.tensors[0].tensor.to(at::kLong).contiguous();
-  RAVNEST_CHECK_AS(ProtocolError, fields.dim() == 1 && fields.numel() >= 1, config_.name(), ": the resume state of ",
-                   message.sender, " is malformed");
+  const at::Tensor& raw = message.tensors[0].tensor;
+  RAVNEST_CHECK_AS(ProtocolError, raw.scalar_type() == at::kLong && raw.dim() == 1 && raw.numel() >= 2,
+                   config_.name(), ": the resume state of ", message.sender, " is malformed");
+  const at::Tensor fields = raw.contiguous();
   const int64_t* values = fields.data_ptr<int64_t>();
-  State state{values[0] != 0, {}};
-  for (int64_t i = 1; i < fields.numel(); ++i) {
+  const bool request = values[0] != 0;
+  State state{values[1] != 0, {}};
+  for (int64_t i = 2; i < fields.numel(); ++i) {
     RAVNEST_CHECK_AS(ProtocolError, values[i] > 0, config_.name(), ": the resume state of ", message.sender,
                      " names checkpoint ", values[i]);
     state.checkpoints.push_back(static_cast<uint64_t>(values[i]));
@@ -74,8 +66,12 @@ void ResumeAgreement::onState(const Message& message) {
     states_[message.sender] = std::move(state);
   }
   heard_.notify_all();
+  if (!request) return;
   try {
-    tell(*member, std::chrono::steady_clock::now() + kAnswerDeadline);
+    if (!peers_.sendUntil(*member, ownStateMessage(false), std::chrono::steady_clock::now() + kAnswerDeadline,
+                          kRetryEvery)) {
+      logger(config_.name())->warn("could not answer the resume state of {}: it does not listen", message.sender);
+    }
   } catch (const Error& e) {
     logger(config_.name())->warn("could not answer the resume state of {}: {}", message.sender, e.what());
   }
@@ -98,7 +94,9 @@ uint64_t ResumeAgreement::agree(std::chrono::milliseconds timeout) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (abandoned_) std::rethrow_exception(abandoned_);
     }
-    if (!tell(member, giveUpAt)) silent.push_back(member.name() + " (" + member.address + ")");
+    if (!peers_.sendUntil(member, ownStateMessage(true), giveUpAt, kRetryEvery)) {
+      silent.push_back(member.name() + " (" + member.address + ")");
+    }
   }
   std::unique_lock<std::mutex> lock(mutex_);
   heard_.wait_until(lock, giveUpAt, [&] { return abandoned_ || states_.size() >= config_.jobNodes.size(); });

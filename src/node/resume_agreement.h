@@ -6,7 +6,6 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -20,9 +19,10 @@ namespace ravnest::detail {
 /// checkpoint (named by its backward-pass count) that all of them hold, so that no stage trains from scratch
 /// or from another step beside the others.
 ///
-/// A resuming node tells every node of the job that it resumes and which checkpoints it holds, and waits for
-/// each one's state. Every node, resuming or not, answers the first such message from a node with its own
-/// state, so a node started without resume is named at once instead of being waited for.
+/// A resuming node asks every node of the job for its state, telling its own (that it resumes, and which
+/// checkpoints it holds), and waits for each answer. Every node, resuming or not, answers every such request
+/// with its own state (answers are not answered), so a node started without resume is named at once instead
+/// of being waited for, and a node restarted during the agreement is answered again.
 class ResumeAgreement {
  public:
   /// `resuming` and `checkpoints` are this node's state (NodeOptions::resume, NodeOptions::checkpoints).
@@ -36,7 +36,7 @@ class ResumeAgreement {
   /// The node stopped (a peer's abort, a signal): agree() throws `why` instead of waiting on.
   void abandon(std::exception_ptr why);
 
-  /// Control pump: a node's state (isResumeState). Answers it with this node's state the first time.
+  /// Control pump: a node's state (isResumeState). Answers it with this node's state when it is a request.
   void onState(const Message& message);
   static bool isResumeState(const Message& message);
 
@@ -45,9 +45,7 @@ class ResumeAgreement {
     bool resuming = false;
     std::vector<uint64_t> checkpoints;
   };
-  Message ownStateMessage() const;
-  /// Sends this node's state to `member` unless it was told already; true once it was.
-  bool tell(const JobMember& member, std::chrono::steady_clock::time_point giveUpAt);
+  Message ownStateMessage(bool request) const;
   uint64_t decide(const std::map<std::string, State>& states) const;
 
   const NodeConfig& config_;
@@ -56,7 +54,6 @@ class ResumeAgreement {
   std::mutex mutex_;
   std::condition_variable heard_;
   std::map<std::string, State> states_;  // by node name, this node's included
-  std::set<std::string> told_;
   std::exception_ptr abandoned_;
 };
 

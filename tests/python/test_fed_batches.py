@@ -51,3 +51,10 @@ def test_lists_and_tensors_are_left_alone():
     tap = FedBatchTap(batches, "labels")
     assert not tap.installed and tap.iterable is batches and tap.take() is None
     assert not FedBatchTap(torch.zeros(4, 2), "labels").installed
+
+
+def test_a_whole_pass_before_training_leaves_no_batch_behind():
+    loader = shuffled_loader()
+    tap = FedBatchTap(loader, "labels")
+    assert len(list(loader)) == 5  # e.g. statistics over the data, before a loop over another loader
+    assert tap.take() is None

@@ -60,6 +60,7 @@ struct NodeConfig {
   /// Every node of the job, this one included; in node JSONs written before `job_nodes` existed, the nodes of
   /// this cluster.
   std::vector<JobMember> jobNodes;
+  bool jobNodesListed = false;  // whether the node JSON has job_nodes (else jobNodes is this cluster)
   std::string jobToken;  // the job's shared secret (job_token); empty in node JSONs written before tokens
   std::string submoduleFile = "submod.pt";
   std::string routingFile = "routing.json";

@@ -84,6 +84,9 @@ class Node {
   /// The epoch and backward passes of the compute thread once it ended; before, what resumeAt() set.
   TrainingProgress progress() const;
 
+  /// Once the compute thread ended: false when a failure interrupted an optimizer step or an average, so the
+  /// stage's state is none that progress() names (no checkpoint may be taken of it). Thread-safe.
+  bool stoppedBetweenSteps() const;
   /// Whether the shutdown marker asked every node to save its submodel.
   bool saveRequested() const;
   /// Averages across clusters completed so far (0 with one cluster). Thread-safe.
