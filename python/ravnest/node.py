@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import torch
@@ -35,6 +36,8 @@ DEFAULT_SCHEDULE = "1f1b"
 TRAINED_FOLDER = "trained"
 # How often a serving node's main thread wakes to let Python handle signals (Ctrl-C).
 _SERVE_WAKE_SECONDS = 0.5
+# How long a node that cannot resume keeps answering the other nodes' resume requests before it goes.
+_ANSWER_LINGER_SECONDS = 3.0
 
 
 class _Hooks:
@@ -389,8 +392,11 @@ class Node:
             stage_state, optimizer_state, progress = self._checkpoints.read(step)
             self._restore(stage_state, optimizer_state, progress)
         except Exception as error:
-            # The others must not wait for a node that cannot go on.
+            # The others must not wait for a node that cannot go on: its cluster is told at once; the other
+            # clusters' nodes, which reach the same verdict, may still be waiting for this node's state.
             self._node.stop(f"{self.name} cannot resume: {error}")
+            if self.ring_size > 1:
+                time.sleep(_ANSWER_LINGER_SECONDS)
             self.close()
             raise
         self._checkpoints.remove_newer_than(step)

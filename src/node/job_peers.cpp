@@ -18,8 +18,10 @@ PeerClient& JobPeers::client(const JobMember& member) {
 }
 
 bool JobPeers::sendUntil(const JobMember& member, const Message& message,
-                         std::chrono::steady_clock::time_point giveUpAt, std::chrono::milliseconds retryEvery) {
+                         std::chrono::steady_clock::time_point giveUpAt, std::chrono::milliseconds retryEvery,
+                         const std::function<bool()>& stop) {
   for (;;) {
+    if (stop && stop()) return false;
     try {
       client(member).send(message);
       return true;

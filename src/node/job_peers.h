@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,10 +21,11 @@ class JobPeers {
  public:
   JobPeers(const NodeConfig& config, TransportOptions options);
 
-  /// Sends `message` to `member`, retrying every `retryEvery` while it is not listening yet, until `giveUpAt`.
-  /// Returns whether it was delivered; errors other than an absent peer (a refused token, a rejection) throw.
+  /// Sends `message` to `member`, retrying every `retryEvery` while it is not listening yet, until `giveUpAt` or
+  /// until `stop` (if given) says so. Returns whether it was delivered; errors other than an absent peer (a
+  /// refused token, a rejection) throw.
   bool sendUntil(const JobMember& member, const Message& message, std::chrono::steady_clock::time_point giveUpAt,
-                 std::chrono::milliseconds retryEvery);
+                 std::chrono::milliseconds retryEvery, const std::function<bool()>& stop = {});
   /// The member named `nodeName`, or nullptr when it is not in the job.
   const JobMember* find(const std::string& nodeName) const;
 

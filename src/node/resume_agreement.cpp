@@ -87,14 +87,14 @@ void ResumeAgreement::abandon(std::exception_ptr why) {
 
 uint64_t ResumeAgreement::agree(std::chrono::milliseconds timeout) {
   const auto giveUpAt = std::chrono::steady_clock::now() + timeout;
+  const auto abandoned = [this] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return abandoned_ != nullptr;
+  };
   std::vector<std::string> silent;
   for (const JobMember& member : config_.jobNodes) {
     if (member.nodeId == config_.nodeId) continue;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (abandoned_) std::rethrow_exception(abandoned_);
-    }
-    if (!peers_.sendUntil(member, ownStateMessage(true), giveUpAt, kRetryEvery)) {
+    if (!peers_.sendUntil(member, ownStateMessage(true), giveUpAt, kRetryEvery, abandoned) && !abandoned()) {
       silent.push_back(member.name() + " (" + member.address + ")");
     }
   }
@@ -124,7 +124,9 @@ uint64_t ResumeAgreement::decide(const std::map<std::string, State>& states) con
   }
   RAVNEST_CHECK_AS(ConfigError, fresh.empty(), config_.name(), ": ", fresh,
                    " started without resume=True while this node resumes: a stage trained from the start beside "
-                   "trained ones would corrupt the model. Start every provider with resume=True, or none");
+                   "trained ones would corrupt the model. Start every provider with resume=True, or none (a node "
+                   "started without it moved its checkpoints to checkpoint.previous-run/: rename that folder back "
+                   "to checkpoint/ first)");
   std::vector<uint64_t> common = states.begin()->second.checkpoints;
   std::sort(common.begin(), common.end());
   for (const auto& [name, state] : states) {

@@ -2,7 +2,8 @@
 a stem killed with SIGKILL mid-epoch, after its first periodic checkpoint, stops root and leaf within the
 heartbeat deadline, naming it, and a restart with resume=True on all three restores one and the same step on
 every stage and finishes the training; without a checkpoint on the killed stem the restart stops every node
-with an error naming it; a stem that hangs (SIGSTOP) is found by the heartbeats alone; SIGTERM on a provider
+with an error naming it, and so does a restart where the stem alone lacks resume=True (its checkpoints are kept
+aside); a stem that hangs (SIGSTOP) is found by the heartbeats alone; SIGTERM on a provider
 shuts the whole pipeline down with a checkpoint on every node."""
 
 import json
@@ -24,15 +25,17 @@ EPOCHS = 8
 BATCHES_PER_EPOCH = 23  # 1437 training images in batches of 64
 
 
-def start(folder, env=None):
-    """Starts the three providers (leaf first); returns {name: Popen}, each logging to <name>.log."""
+def start(folder, env=None, fresh=()):
+    """Starts the three providers (leaf first), those in `fresh` without RAVNEST_RESUME; returns {name: Popen},
+    each logging to <name>.log."""
     environment = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", RAVNEST_EPOCHS=str(EPOCHS),
                        **(env or {}))
     processes = {}
     for name in ("node_2", "node_1", "node_0"):
         log = open(folder / f"{name}.log", "a")
+        own = {key: value for key, value in environment.items() if not (name in fresh and key == "RAVNEST_RESUME")}
         processes[name] = subprocess.Popen([PYTHON, "provider.py", name], cwd=folder, stdout=log,
-                                           stderr=subprocess.STDOUT, env=environment)
+                                           stderr=subprocess.STDOUT, env=own)
     return processes
 
 
@@ -59,6 +62,8 @@ def wait_all(processes, seconds):
                 process.kill()
                 process.wait()
                 codes[name] = "did not stop"
+            else:
+                codes.setdefault(name, process.returncode)
     return codes, time.monotonic() - started
 
 
@@ -161,6 +166,22 @@ def test_resume_with_no_checkpoint_on_the_killed_node_stops_every_node_naming_it
         assert codes[name] not in (0, "did not stop"), text[name][-3000:]
         assert "node_1 has no checkpoint" in text[name], text[name][-3000:]
         assert "without resume=True to train from the beginning" in text[name], text[name][-3000:]
+
+
+def test_a_provider_restarted_without_resume_stops_every_node_and_keeps_its_checkpoints_aside(tmp_path):
+    copy_example(tmp_path)
+    interval = {"RAVNEST_CHECKPOINT_INTERVAL": "1"}
+    stem_steps = kill_stem_mid_training(tmp_path, interval, wait_for_checkpoint=True)
+    processes = start(tmp_path, {"RAVNEST_RESUME": "1", **interval}, fresh={"node_1"})
+    codes, seconds = wait_all(processes, 60)
+    text = logs(tmp_path)
+    print(f"every node stopped {seconds:.1f} s after the mixed start")
+    for name in ("node_0", "node_1", "node_2"):
+        assert codes[name] not in (0, "did not stop"), text[name][-3000:]
+        assert "node_1 started without resume=True while this node resumes" in text[name], text[name][-3000:]
+    # The forgetful node's checkpoints are kept aside, not deleted.
+    aside = checkpoint_folder(tmp_path, "node_1").with_name("checkpoint.previous-run")
+    assert sorted(int(p.name[len("step_"):]) for p in aside.glob("step_*")) == stem_steps
 
 
 def test_hung_stem_is_found_by_the_heartbeats_within_the_deadline(tmp_path):
