@@ -10,6 +10,8 @@ the loop drew last, whatever the loader is (shuffled or not, a custom loop or th
 
 from collections.abc import Iterator
 
+import torch
+
 
 class _Untapped:
     """Iterates the tapped object without recording: the leaf's own pass when the loop never iterates it."""
@@ -20,9 +22,6 @@ class _Untapped:
 
     def __iter__(self):
         return self._iterate(self._source)
-
-    def __len__(self):
-        return len(self._source)
 
 
 class FedBatchTap:
@@ -38,7 +37,7 @@ class FedBatchTap:
         self.installed = False
         cls = type(source)
         # Not iter(source) to test for an iterator: a DataLoader draws from its generator when iterated.
-        if source is None or cls.__module__ == "builtins" or isinstance(source, Iterator) or _is_tensor(source):
+        if source is None or cls.__module__ == "builtins" or isinstance(source, Iterator) or isinstance(source, torch.Tensor):
             return
         iterate = cls.__iter__
         tap = self
@@ -81,8 +80,3 @@ class FedBatchTap:
                              f"{self._what} object.")
         self._fresh = False
         return self._latest
-
-
-def _is_tensor(value):
-    import torch
-    return isinstance(value, torch.Tensor)

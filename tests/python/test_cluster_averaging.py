@@ -20,6 +20,7 @@ import torch
 from cnn_example import EXAMPLE, copy_example, launch
 from pipeline_harness import PYTHON
 from ravnest import model_fusion
+from ravnest.checkpoint import CheckpointStore, checkpoint_folder
 from test_multi_cluster_training import cluster_shapes, cnn_estimate_gb
 
 PROVIDER = Path(__file__).resolve().parent / "averaging_provider.py"
@@ -69,7 +70,6 @@ def test_integer_reduce_factor_averages_every_reduce_factor_backward_passes(tmp_
         # update_frequency 1: one average every reduce_factor passes, and the final one.
         assert dump["averages"] == dump["batches"] // reduce_factor + 1
     monkeypatch.chdir(tmp_path)
-    from ravnest import model_fusion
     first, second = (model_fusion(cluster_id=cluster) for cluster in range(2))
     assert all(torch.equal(first[key], second[key]) for key in first)
 
@@ -129,9 +129,7 @@ def test_killed_provider_stops_the_other_clusters_with_a_network_error(tmp_path)
 
 
 def checkpoint_steps(folder, document):
-    path = folder / document["template_path"] / "checkpoint"
-    return sorted(int(p.name[len("step_"):]) for p in path.glob("step_*")
-                  if not p.name.endswith(".partial") and (p / "progress.json").exists()) if path.is_dir() else []
+    return CheckpointStore(checkpoint_folder(folder / document["template_path"])).steps()
 
 
 def test_every_cluster_resumes_from_one_step_and_the_replicas_end_identical(tmp_path, monkeypatch):

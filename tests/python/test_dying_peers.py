@@ -15,6 +15,7 @@ import time
 
 from cnn_example import copy_example
 from pipeline_harness import PYTHON
+from ravnest.checkpoint import CheckpointStore
 
 # The providers' default peer_loss_grace, in seconds: how long a neighbour may miss its heartbeats.
 PEER_LOSS_GRACE = 10
@@ -81,11 +82,7 @@ def checkpoint_folder(folder, name):
 
 def checkpoint_steps(folder, name):
     """The backward-pass counts of a node's complete checkpoints, ascending."""
-    path = checkpoint_folder(folder, name)
-    if not path.is_dir():
-        return []
-    return sorted(int(p.name[len("step_"):]) for p in path.glob("step_*")
-                  if not p.name.endswith(".partial") and (p / "progress.json").exists())
+    return CheckpointStore(checkpoint_folder(folder, name)).steps()
 
 
 def checkpoint_progress(folder, name):
@@ -181,7 +178,7 @@ def test_a_provider_restarted_without_resume_stops_every_node_and_keeps_its_chec
         assert "node_1 started without resume=True while this node resumes" in text[name], text[name][-3000:]
     # The forgetful node's checkpoints are kept aside, not deleted.
     aside = checkpoint_folder(tmp_path, "node_1").with_name("checkpoint.previous-run")
-    assert sorted(int(p.name[len("step_"):]) for p in aside.glob("step_*")) == stem_steps
+    assert CheckpointStore(aside).steps() == stem_steps
 
 
 def test_hung_stem_is_found_by_the_heartbeats_within_the_deadline(tmp_path):

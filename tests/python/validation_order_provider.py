@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_scenarios import SkipNet  # noqa: E402,F401  (the model clusterize split)
 from ravnest import Node, Trainer  # noqa: E402
 
 VALIDATION_ROWS = 54
