@@ -26,6 +26,8 @@ packages=(
   pybind11-dev python3-dev libspdlog-dev libgtest-dev nlohmann-json3-dev
   python3-pytest python3-numpy python3-sklearn python3-torchvision python3-tqdm python3-matplotlib
   python3-protobuf  # the hostile-input tests speak the wire protocol from Python
+  libsqlite3-dev libssl-dev  # the matchmaker: its state, artifact checksums
+  chromium  # the status page is tested in a real browser
 )
 "$repo/scripts/install_packages.sh" "${packages[@]}"
 

@@ -1,8 +1,10 @@
 """One provider of the digits CNN. Every node runs this same script:
 
     python provider.py node_0          (or RAVNEST_NODE=node_0 python provider.py)
+    RAVNEST_MATCHMAKER=host:7000 python provider.py   (joins through a matchmaker, from any folder: it receives
+                                                       its stage into ./node_data/; docs/matchmaker.md)
 
-Run cluster_formation.py first; start the providers in any order, or all at once with
+Run cluster_formation.py first (or, with a matchmaker, at any time); start the providers in any order, or all at once with
 `python -m ravnest.launch provider.py`. RAVNEST_EPOCHS sets the epochs (default 20), RAVNEST_VALIDATE=0 skips
 validation, RAVNEST_COMPRESSION=1 sends activations and gradients as fp16 (or names the codec: bf16,
 int8-blockwise), RAVNEST_RESUME=1 continues from the checkpoints that providers write when a run stops early
@@ -38,12 +40,16 @@ def loss_fn(outputs, targets):
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("RAVNEST_NODE")
-    if not name:
-        sys.exit("usage: provider.py node_<id>   (or set RAVNEST_NODE)")
+    matchmaker = os.environ.get("RAVNEST_MATCHMAKER")
+    if not name and not matchmaker:
+        sys.exit("usage: provider.py node_<id>   (or set RAVNEST_NODE, or RAVNEST_MATCHMAKER=host:port)")
     set_seed(42)
     train_loader, val_loader = digits_loaders(BATCH_SIZE)
-    meta = load_node_json_configs(name)
-    train_loader = shard(train_loader, meta["rank"], meta["ring_size"])
+    if matchmaker:  # the cluster is known once the Node joined: it picks its shard
+        train_loader = shard(train_loader)
+    else:
+        meta = load_node_json_configs(name)
+        train_loader = shard(train_loader, meta["rank"], meta["ring_size"])
     node = Node(name=name, optimizer=torch.optim.Adam, device=torch.device("cpu"), criterion=loss_fn,
                 labels=train_loader, test_labels=val_loader, resume=RESUME, compression=COMPRESSION)
     trainer = Trainer(node=node, train_loader=train_loader, val_loader=val_loader if VALIDATE else None,

@@ -111,6 +111,7 @@ class LeafHooks:
         self._metric = metric or top1_accuracy
         self._metrics_log = metrics_log
         self.last_loss = None
+        self.losses_recorded = 0  # lines written to the loss file
         self._backward_passes = 0
         self._score_sum = 0.0
         self._scored_rows = 0
@@ -133,6 +134,7 @@ class LeafHooks:
         self._backward_passes += 1
         if self._backward_passes % self._update_frequency == 0:
             self.last_loss = loss.item()
+            self.losses_recorded += 1
             with open(self._loss_filename, "a") as file:
                 file.write(f"{self.last_loss}\n")
             if self._metrics_log is not None:

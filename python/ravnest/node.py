@@ -25,7 +25,9 @@ from ravnest.fed_batches import FedBatchTap
 from ravnest.interrupts import InterruptHandler, exit_status
 from ravnest.leaf import VAL_ACCURACIES_FILE, LeafHooks
 from ravnest.metrics import MetricsLog, metrics_path
+from ravnest.provider_join import MatchmakerMembership
 from ravnest.routing_runtime import build_output
+from ravnest.sharding import ClusterShard
 from ravnest.utils import node_json_path
 
 log = logging.getLogger("ravnest.node")
@@ -61,6 +63,8 @@ class _Hooks:
 
 class Node:
     """A provider. `name='node_<id>'` selects node_data/nodes/node_<id>.json; its role follows from that file.
+    With `matchmaker='host:port'` (or $RAVNEST_MATCHMAKER) it joins through a matchmaker instead and receives that
+    folder over the network (ravnest.provider_join; `name` then names the provider, default <host>-<port>).
 
     The original's arguments are below; the keyword options (ours) are in ravnest.node_options.OPTIONS, with
     their defaults and meaning (docs/api.md lists them). Among them: `max_in_flight` (training micro-batches in
@@ -88,13 +92,19 @@ class Node:
                  lr_scheduler_params=None, lr_step_on_epoch_change=True, criterion=None, update_frequency=1,
                  reduce_factor=None, labels=None, test_labels=None, device=torch.device('cpu'),
                  loss_filename='losses.txt', compression=False, average_optim=False, **kwargs):
-        if name is None:
-            raise ValueError("Node needs the name clusterize gave it: Node(name='node_0', ...)")
+        options = node_options.resolve(name or "provider", kwargs)
+        self._membership = None
+        if options["matchmaker"]:
+            # The stage comes over the network: `name`, if given, names the provider at the matchmaker.
+            self._membership = MatchmakerMembership(name, options)
+            name, options["node_data"] = self._membership.node_name, self._membership.node_data
+        elif name is None:
+            raise ValueError("Node needs the name clusterize gave it, Node(name='node_0', ...), or a matchmaker to "
+                             "join, Node(matchmaker='host:7000', ...)")
         if model is not None:
             log.warning("%s: `model` is ignored; the stage is loaded from node_data", name)
         optimizer_params = dict(optimizer_params or {})
         lr_scheduler_params = dict(lr_scheduler_params or {})
-        options = node_options.resolve(name, kwargs)
         node_data = options["node_data"]
         config_path = node_json_path(name, node_data)
         self.name = name
@@ -143,6 +153,9 @@ class Node:
         if metrics_file is not None:
             identity = {"node": name, "cluster": self.cluster_id, "stage": self.stage_index, "role": self.node_type}
             self.metrics_log = MetricsLog(metrics_file, identity, self._figures, options["metrics_interval"])
+        for loader in (labels, test_labels):
+            if isinstance(loader, ClusterShard):
+                loader.bind(self.cluster_id, self.ring_size)
         # A node that is root and leaf takes each micro-batch's labels from the batch its loop fed.
         self._label_taps = (FedBatchTap(labels, "labels"), FedBatchTap(test_labels, "test_labels")) \
             if self.is_root and self.is_leaf else None
@@ -170,6 +183,8 @@ class Node:
         averages_state = self.optimizer is not None and self._state_layout
         self._node.start(_Hooks(self.optimizer, self.lr_scheduler, self.leaf,
                                 self._live_optimizer_state if averages_state else None, self._snapshot))
+        if self._membership is not None:
+            self._membership.report(self._figures, self.node_type, self.leaf)
         atexit.register(self._close_at_exit)
 
     # Role and stage ------------------------------------------------------------------------------------------
@@ -311,6 +326,9 @@ class Node:
             if self.metrics_log is not None:
                 self.metrics_log.close(self._node.metrics())
         self._node = None
+        if self._membership is not None:
+            self._membership.finish()
+            self._membership = None
 
     def _figures(self):
         """The C++ node's figures now (see ravnest.metrics); {} once it closed."""

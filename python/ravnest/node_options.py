@@ -80,6 +80,17 @@ def _anything(name, value):
     return value
 
 
+def _benchmarks(name, value):
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= {"ram", "bandwidth"}:
+        raise ValueError(f"{name} must be a dict with 'ram' (GB) and/or 'bandwidth' (Mbit/s), got {value!r}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0:
+            raise ValueError(f"{name}['{key}'] must be a positive number, got {number!r}")
+    return dict(value)
+
+
 def _callable_or_none(name, value):
     if value is not None and not callable(value):
         raise TypeError(f"{name} must be a function (outputs, targets) -> score, got {value!r}")
@@ -88,6 +99,19 @@ def _callable_or_none(name, value):
 
 OPTIONS = (
     Option("node_data", "the folder clusterize wrote", _text, default="node_data"),
+    Option("matchmaker", "`'host:port'` of a matchmaker: the provider joins through it, is measured, and receives "
+           "its stage into `./node_data/` (then `name`, if given, is its provider name)", _text, default="",
+           env="RAVNEST_MATCHMAKER", shown_default="`$RAVNEST_MATCHMAKER`, else `''` (static `node_data/`)"),
+    Option("matchmaker_token", "the matchmaker's `--token`", _text, default="", env="RAVNEST_MATCHMAKER_TOKEN",
+           shown_default="`$RAVNEST_MATCHMAKER_TOKEN`, else `''`"),
+    Option("advertise_host", "matchmaker: the address peers reach this provider at", _text, default="",
+           shown_default="`''` (the local address that reaches the matchmaker)"),
+    Option("port", "matchmaker: the port this provider probes and serves its stage on", _integer(0, 65535),
+           default=0, shown_default="`0` (any free port)"),
+    Option("join_timeout", "matchmaker: seconds to wait for the matchmaker and a job; `0` waits as long as it "
+           "takes", _seconds(positive=False), default=0.0),
+    Option("benchmarks", "matchmaker: figures given by hand, `{'ram': GB, 'bandwidth': Mbit/s}`; they win over "
+           "the measured ones in cluster formation", _benchmarks, default=None),
     Option("max_in_flight", "training micro-batches in the pipeline at once; `1` is synchronous",
            _integer(0), runtime=True, shown_default="`0` (the cluster's length)"),
     Option("schedule", "`'1f1b'` or `'zb'` (zero bubble)", _one_of("1f1b", "zb"), default="1f1b", runtime=True),

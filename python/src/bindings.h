@@ -9,3 +9,4 @@ void bindCluster(pybind11::module_& m);
 void bindCollectives(pybind11::module_& m);
 void bindNode(pybind11::module_& m);
 void bindSimulator(pybind11::module_& m);
+void bindMatchmaker(pybind11::module_& m);

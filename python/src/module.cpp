@@ -16,4 +16,5 @@ PYBIND11_MODULE(_C, m) {
   bindCollectives(m);
   bindNode(m);
   bindSimulator(m);
+  bindMatchmaker(m);
 }

@@ -102,7 +102,7 @@ def test_too_little_memory_names_model_size_and_every_node(tmp_path, monkeypatch
         clusterize(model=model, example_args=args)
     message = str(error.value)
     assert re.search(r"needs about [0-9.e-]+ GB", message)
-    assert "node 0: 0.0001 GB" in message and "node 1: 0.0002 GB" in message
+    assert re.search(r"node 0 \([^)]+\): 0.0001 GB", message) and re.search(r"node 1 \([^)]+\): 0.0002 GB", message)
     assert (node_data / "cluster_0").exists(), "a failed clusterize must leave node_data/ alone"
 
 

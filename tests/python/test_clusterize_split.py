@@ -110,14 +110,14 @@ def test_compute_balance_moves_the_heavy_first_layers_off_the_first_stage():
 def test_compute_balance_keeps_every_stage_within_its_nodes_memory():
     # Six equally slow operations; the last one needs 10 units of memory and every node holds 10.
     seconds, costs = [1.0] * 6, [1, 1, 1, 1, 1, 10]
-    cuts = _balanced_cuts(seconds, costs, list(range(5)), [10, 10, 10])
+    cuts = _balanced_cuts(seconds, costs, list(range(5)), [10, 10, 10], [1, 1, 1])
     bounds = list(zip([0] + [cut + 1 for cut in cuts], [cut + 1 for cut in cuts] + [6]))
     assert all(sum(costs[start:end]) <= 10 for start, end in bounds), bounds
     assert max(sum(seconds[start:end]) for start, end in bounds) == 3.0, bounds
     # A first operation that fills the first node: it gets a stage of its own, the rest share 2 and 3.
-    cuts = _balanced_cuts(seconds, [5, 1, 1, 1, 1, 1], list(range(5)), [5, 10, 10])
+    cuts = _balanced_cuts(seconds, [5, 1, 1, 1, 1, 1], list(range(5)), [5, 10, 10], [1, 1, 1])
     assert cuts[0] == 0 and cuts[1] in (2, 3), cuts
-    assert _balanced_cuts(seconds, [5, 1, 1, 1, 1, 1], list(range(5)), [4, 10, 10]) is None
+    assert _balanced_cuts(seconds, [5, 1, 1, 1, 1, 1], list(range(5)), [4, 10, 10], [1, 1, 1]) is None
 
 
 def test_balance_by_compute_needs_timed_operations():
@@ -232,3 +232,9 @@ def test_model_is_left_unchanged():
 def test_named_leaves_pairs_names_with_output_parts():
     structure = {"tuple": [{"value": "a"}, {"dict": {"k": {"value": "b"}}}, {"constant": None}]}
     assert named_leaves(structure, (1, {"k": 2}, None)) == [("a", 1), ("b", 2)]
+
+
+def test_compute_balance_gives_a_faster_node_more_of_the_model():
+    # Eight equal operations; the second node computes three times as fast, so it takes three times as many.
+    cuts = _balanced_cuts([1.0] * 8, [1] * 8, list(range(7)), [100, 100], [1.0, 3.0])
+    assert cuts == [1], cuts

@@ -46,14 +46,15 @@ def analyse_model(model, example_args=(), example_kwargs=None, leaf_modules=(), 
                          tuple(example_args), example_kwargs, seconds)
 
 
-def split_and_export(analysed, ram_per_stage, balance="memory"):
+def split_and_export(analysed, ram_per_stage, balance="memory", speed_per_stage=None):
     """Splits into len(ram_per_stage) stages, one per node of that memory (GB), and exports each one. Stage
     sizes follow the memory shares (balance="memory") or balance the measured compute within each node's
-    memory (balance="compute", which needs analyse_model(time_operations=True))."""
+    memory (balance="compute", which needs analyse_model(time_operations=True)), each node's time divided by its
+    relative speed in `speed_per_stage` when given."""
     if balance == "compute" and analysed.forward_seconds is None:
         raise ValueError("balance='compute' needs the operations timed: analyse_model(..., time_operations=True)")
     seconds = analysed.forward_seconds if balance == "compute" else None
-    stages = split_model(analysed.graph_module, analysed.value_infos, ram_per_stage, seconds)
+    stages = split_model(analysed.graph_module, analysed.value_infos, ram_per_stage, seconds, speed_per_stage)
     routings = build_routing(analysed.graph_module, analysed.model_inputs, stages, analysed.value_infos)
     # Stage arguments on the example input: what a stage is traced with if scripting fails.
     chain = StageChain([stage.module for stage in stages], routings)

@@ -47,10 +47,12 @@ class Stage:
     outputs: list  # graph value names, in the order of the returned tuple
 
 
-def split_model(graph_module, value_infos, ram_per_stage, forward_seconds=None):
+def split_model(graph_module, value_infos, ram_per_stage, forward_seconds=None, speed_per_stage=None):
     """Returns one Stage per entry of `ram_per_stage` (the memory of the stage's node, in GB). Stage sizes
     follow those shares, or, given `forward_seconds` ({value name: forward time} of every operation, see
-    compute_cost), balance the estimated training time within each node's memory.
+    compute_cost), balance the estimated training time within each node's memory; `speed_per_stage` (relative
+    compute speeds of the stages' nodes, default all equal) divides each stage's time, so a faster node takes
+    more of the model.
 
     Raises ValueError when the graph has fewer places to cut than the stages need, or when a parameter
     or persistent buffer would be needed by two stages.
@@ -64,7 +66,8 @@ def split_model(graph_module, value_infos, ram_per_stage, forward_seconds=None):
         per_element = seconds_per_updated_element()
         seconds = [training_seconds(forward_seconds[node.name], _trainable_elements(state), per_element)
                    for node, state in zip(ops, fresh_state)]
-        cuts = _balanced_cuts(seconds, costs, boundaries, [ram * BYTES_PER_GB for ram in ram_per_stage])
+        speeds = speed_per_stage or [1.0] * len(ram_per_stage)
+        cuts = _balanced_cuts(seconds, costs, boundaries, [ram * BYTES_PER_GB for ram in ram_per_stage], speeds)
     if cuts is None:
         cuts = _choose_cuts(costs, boundaries, ram_per_stage)
     bounds = list(zip([0] + [cut + 1 for cut in cuts], [cut + 1 for cut in cuts] + [len(ops)]))
@@ -155,9 +158,10 @@ def _choose_cuts(costs, boundaries, ram_per_stage):
     return cuts
 
 
-def _balanced_cuts(seconds, costs, boundaries, capacities):
-    """Cuts (as in _choose_cuts) that minimise the largest stage time among those whose every stage's memory
-    cost stays within its capacity; None when no such split exists.
+def _balanced_cuts(seconds, costs, boundaries, capacities, speeds):
+    """Cuts (as in _choose_cuts) that minimise the largest stage time (its operations' seconds over its node's
+    relative speed) among those whose every stage's memory cost stays within its capacity; None when no such
+    split exists.
 
     best[k] maps where the first k stages can end (the op index the next stage starts at) to the smallest
     slowest-stage time of those k stages; came_from[k] to where their last stage starts. A stage ends at an
@@ -174,7 +178,7 @@ def _balanced_cuts(seconds, costs, boundaries, capacities):
             for start, slowest in best[stage].items():
                 if start >= end or memory_before[end] - memory_before[start] > capacities[stage]:
                     continue
-                candidate = max(slowest, time_before[end] - time_before[start])
+                candidate = max(slowest, (time_before[end] - time_before[start]) / speeds[stage])
                 if candidate < reachable.get(end, float("inf")):
                     reachable[end], previous[end] = candidate, start
         best.append(reachable)

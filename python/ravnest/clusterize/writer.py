@@ -18,12 +18,14 @@ def clear_node_data(root):
 
 
 def write_stage(root, cluster_id, address, script_module, routing):
-    """Saves one stage and its routing; returns the stage folder as the node JSON's template_path."""
-    folder = Path(root) / f"cluster_{cluster_id}" / address
+    """Saves one stage and its routing; returns the stage folder as the node JSON's template_path, relative to
+    the folder that holds `root` (a provider runs from there, wherever the requester wrote it)."""
+    root = Path(root)
+    folder = root / f"cluster_{cluster_id}" / address
     folder.mkdir(parents=True)
     torch.jit.save(script_module, str(folder / SUBMODULE_FILE))
     _write_json(folder / ROUTING_FILE, routing)
-    return f"{folder.as_posix()}/"
+    return f"{(Path(root.name) / folder.relative_to(root)).as_posix()}/"
 
 
 def write_node(root, node_id, document):

@@ -120,5 +120,54 @@ TEST(ClusterFormationTest, RejectsInvalidInput) {
   EXPECT_THROW(formClusters({{1, 10}}, options), InvalidArgumentError);
 }
 
+// Six providers on three fast pairs (100 Mbit/s, 5 ms) whose cross links are slow (10 Mbit/s, 40 ms): the shape of
+// the matchmaker's network-namespace test. Every pair must end up in its own cluster.
+std::vector<MeasuredLink> threeFastPairs() {
+  std::vector<MeasuredLink> links;
+  for (int a = 0; a < 6; ++a) {
+    for (int b = a + 1; b < 6; ++b) {
+      const bool fast = a / 2 == b / 2;
+      links.push_back({a, b, fast ? 100.0 : 10.0, fast ? 5.0 : 40.0});
+    }
+  }
+  return links;
+}
+
+TEST(ClusterFormationTest, MeasuredLinksKeepWellConnectedNodesTogether) {
+  // Listed so that the fast pairs are not neighbours by index: 0-3, 1-4, 2-5.
+  const std::vector<int> slot{0, 3, 1, 4, 2, 5};
+  std::vector<MeasuredLink> links;
+  for (const MeasuredLink& link : threeFastPairs()) {
+    links.push_back({slot[link.a], slot[link.b], link.bandwidthMbps, link.latencyMs});
+  }
+  const std::vector<NodeResources> nodes(6, NodeResources{1.0, 1000.0, 50.0, 0.5});
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    ClusterFormationOptions options = optionsFor(1.5, seed);
+    options.numClusters = 3;
+    options.links = links;
+    const auto result = formClusters(nodes, options);
+    ASSERT_TRUE(result.feasible);
+    std::set<std::set<int>> groups;
+    for (const auto& cluster : result.clusters) groups.insert({cluster.begin(), cluster.end()});
+    EXPECT_EQ(groups, (std::set<std::set<int>>{{0, 3}, {1, 4}, {2, 5}})) << "seed " << seed;
+  }
+}
+
+TEST(ClusterFormationTest, StagesAreOrderedAlongTheFastestLinks) {
+  // A chain 2 - 0 - 3 - 1 of fast links; every other link is slow. Node order must not decide.
+  const std::vector<NodeResources> nodes(4, NodeResources{1.0, 10.0, 50.0, 20.0});
+  const std::vector<MeasuredLink> links{{2, 0, 100, 1}, {0, 3, 100, 1}, {3, 1, 100, 1}};
+  const auto order = orderStages({0, 1, 2, 3}, nodes, links);
+  const std::vector<int> forward{2, 0, 3, 1}, backward{1, 3, 0, 2};
+  EXPECT_TRUE(order == forward || order == backward) << order[0] << order[1] << order[2] << order[3];
+  EXPECT_NEAR(linkSpeedMbps(100, 5), 8.0 / (0.005 + 0.08), 1e-9);
+}
+
+TEST(ClusterFormationTest, ALinkBetweenUnknownNodesIsRefused) {
+  ClusterFormationOptions options = optionsFor(1.0);
+  options.links = {{0, 7, 100, 1}};
+  EXPECT_THROW(formClusters({{1, 10}, {1, 10}}, options), InvalidArgumentError);
+}
+
 }  // namespace
 }  // namespace ravnest

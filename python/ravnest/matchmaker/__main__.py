@@ -1,0 +1,5 @@
+import sys
+
+from ravnest.matchmaker import parse_arguments, serve
+
+sys.exit(serve(parse_arguments()))
