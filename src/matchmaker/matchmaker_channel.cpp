@@ -19,8 +19,10 @@ std::shared_ptr<grpc::Channel> matchmakerChannel(const MatchmakerClientOptions& 
   return grpc::CreateCustomChannel(options.address, channelCredentials(tls), arguments);
 }
 
-void prepareCall(grpc::ClientContext& context, const MatchmakerClientOptions& options, double timeoutS) {
+void prepareCall(grpc::ClientContext& context, const MatchmakerClientOptions& options, double timeoutS,
+                 bool waitForReady) {
   if (!options.token.empty()) context.AddMetadata(kTokenMetadataKey, options.token);
+  context.set_wait_for_ready(waitForReady);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(static_cast<int64_t>(timeoutS * 1000)));
 }

@@ -48,7 +48,9 @@ bool open(const json& job) {
 }  // namespace
 
 MatchmakerState::MatchmakerState(const MatchmakerOptions& options, double now)
-    : options_(options), store_((fs::create_directories(options.stateDir), options.stateDir + "/matchmaker.sqlite3")) {
+    : options_(options),
+      store_((fs::create_directories(options.stateDir), options.stateDir + "/matchmaker.sqlite3")),
+      started_(now) {
   for (const std::string& doc : store_.providers()) {
     json provider = json::parse(doc);
     joinCounter_ = std::max<uint64_t>(joinCounter_, provider.value("joined", 0));
@@ -538,7 +540,7 @@ void MatchmakerState::tick(double now) {
 
 std::string MatchmakerState::statusJson(double now, const std::string& address, const std::string& statusAddress) {
   std::lock_guard lock(mutex_);
-  json out = {{"matchmaker", {{"address", address}, {"status_address", statusAddress}}},
+  json out = {{"matchmaker", {{"address", address}, {"status_address", statusAddress}, {"started", started_}}},
               {"jobs", json::array()},
               {"providers", json::array()},
               {"links", json::array()}};

@@ -89,6 +89,7 @@ class MatchmakerState {
   std::map<uint64_t, std::vector<ProbeInFlight>> probesInFlight_;
   std::map<std::string, std::vector<matchmaking::ProbeTask>> tasksFor_;
   std::map<uint64_t, double> requesterSeen_;
+  const double started_;
   uint64_t nextJob_ = 1;
   uint64_t joinCounter_ = 0;
 };

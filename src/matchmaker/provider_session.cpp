@@ -33,6 +33,8 @@ namespace fs = std::filesystem;
 namespace mm = matchmaking;
 
 constexpr double kCallTimeoutS = 10;
+// How long the end of training may wait to be told to the matchmaker.
+constexpr double kFinishTimeoutS = 5;
 constexpr double kMaxBackOffS = 30;
 constexpr int kFetchAttempts = 3;
 constexpr double kUploadProbeSeconds = 0.5;
@@ -260,7 +262,7 @@ struct ProviderSession::Impl {
         for (const auto& [key, value] : figures) (*request.mutable_figures())[key] = value;
       }
       grpc::ClientContext context;
-      detail::prepareCall(context, options.matchmaker, kCallTimeoutS);
+      detail::prepareCall(context, options.matchmaker, kCallTimeoutS, true);
       mm::HeartbeatReply reply;
       const grpc::Status status = stub->Heartbeat(&context, request, &reply);
       try {
@@ -406,7 +408,7 @@ void ProviderSession::finish() {
   request.set_role(s.role);
   for (const auto& [key, value] : s.figures) (*request.mutable_figures())[key] = value;
   grpc::ClientContext context;
-  detail::prepareCall(context, s.options.matchmaker, 2);
+  detail::prepareCall(context, s.options.matchmaker, kFinishTimeoutS, true);
   mm::HeartbeatReply reply;
   const grpc::Status status = s.stub->Heartbeat(&context, request, &reply);
   if (!status.ok()) logger("provider")->info("{}: could not tell the matchmaker that training ended: {}", s.name,
