@@ -104,6 +104,7 @@ OPTIONS = (
            env="RAVNEST_MATCHMAKER", shown_default="`$RAVNEST_MATCHMAKER`, else `''` (static `node_data/`)"),
     Option("matchmaker_token", "the matchmaker's `--token`", _text, default="", env="RAVNEST_MATCHMAKER_TOKEN",
            shown_default="`$RAVNEST_MATCHMAKER_TOKEN`, else `''`"),
+    Option("matchmaker_tls_ca", "PEM CA file of a matchmaker that speaks TLS", _text, default=""),
     Option("advertise_host", "matchmaker: the address peers reach this provider at", _text, default="",
            shown_default="`''` (the local address that reaches the matchmaker)"),
     Option("port", "matchmaker: the port this provider probes and serves its stage on", _integer(0, 65535),

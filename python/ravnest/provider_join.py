@@ -22,8 +22,8 @@ class MatchmakerMembership:
     def __init__(self, name, options):
         benchmarks = options["benchmarks"] or {}
         self._session = _C.ProviderSession(
-            options["matchmaker"], token=options["matchmaker_token"], tls_ca=options["tls_ca"], name=name or "",
-            advertise_host=options["advertise_host"], port=options["port"], work_dir=".",
+            options["matchmaker"], token=options["matchmaker_token"], tls_ca=options["matchmaker_tls_ca"],
+            name=name or "", advertise_host=options["advertise_host"], port=options["port"], work_dir=".",
             benchmark_ram_gb=float(benchmarks.get("ram", 0.0)),
             benchmark_bandwidth_mbps=float(benchmarks.get("bandwidth", 0.0)), join_timeout=options["join_timeout"])
         assignment = self._session.wait_for_assignment(options["join_timeout"],

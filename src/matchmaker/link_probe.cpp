@@ -1,5 +1,6 @@
 // Peer probes. Wire format on one TCP connection:
-//   prober -> listener: "RVPB", u32 token length (little-endian), token
+//   prober -> listener: "RVPB", u32 length (little-endian), the hex SHA-256 of "ravnest-probe:" + the matchmaker's
+//   token (empty without a token)
 //   listener -> prober: 1 byte, 1 accepted, 0 refused (then it closes)
 //   round trips: the prober sends 'P', the listener answers 'P'; kRoundTrips times
 //   stream: the prober sends 'S', then bytes for streamSeconds and half-closes; the listener reads to the end,
@@ -21,6 +22,7 @@
 
 #include "comm/ring_socket.h"  // splitHostPort
 #include "common/constant_time.h"
+#include "matchmaker/artifact_files.h"  // Sha256
 #include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"
 
@@ -83,6 +85,16 @@ void noDelay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+// What a probe presents: a digest of the matchmaker's token rather than the token itself, since probes travel
+// unencrypted even when the matchmaker speaks TLS.
+std::string probeSecret(const std::string& token) {
+  if (token.empty()) return {};
+  Sha256 sha;
+  const std::string salted = "ravnest-probe:" + token;
+  sha.add(salted.data(), salted.size());
+  return sha.hex();
+}
+
 }  // namespace
 
 double streamRateMbps(const std::vector<std::pair<double, uint64_t>>& samples) {
@@ -98,7 +110,8 @@ double streamRateMbps(const std::vector<std::pair<double, uint64_t>>& samples) {
   return static_cast<double>(samples.back().second - first->second) * 8.0 / seconds / 1e6;
 }
 
-ProbeListener::ProbeListener(const std::string& host, int port, std::string token) : token_(std::move(token)) {
+ProbeListener::ProbeListener(const std::string& host, int port, const std::string& token)
+    : secret_(probeSecret(token)) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -160,7 +173,7 @@ void ProbeListener::answer(int fd) {
   if (!receiveAll(fd, &tokenBytes, 4, peer) || tokenBytes > kMaxTokenBytes) return;
   std::string token(tokenBytes, '\0');
   if (!receiveAll(fd, token.data(), tokenBytes, peer)) return;
-  const char verdict = constantTimeEquals(token_, token) ? 1 : 0;
+  const char verdict = constantTimeEquals(secret_, token) ? 1 : 0;
   sendAll(fd, &verdict, 1, peer);
   if (!verdict) {
     logger("probe")->warn("probe listener: refused a probe with a wrong token");
@@ -214,10 +227,11 @@ LinkFigures probeLink(const std::string& address, const std::string& token, doub
     ~Closer() { ::close(fd); }
   } closer{fd};
   noDelay(fd);
+  const std::string secret = probeSecret(token);
   std::string hello(kMagic, 4);
-  const uint32_t tokenBytes = static_cast<uint32_t>(token.size());
+  const uint32_t tokenBytes = static_cast<uint32_t>(secret.size());
   hello.append(reinterpret_cast<const char*>(&tokenBytes), 4);
-  hello += token;
+  hello += secret;
   sendAll(fd, hello.data(), hello.size(), address);
   char verdict = 0;
   RAVNEST_CHECK_AS(NetworkError, receiveAll(fd, &verdict, 1, address), "probe of ", address,

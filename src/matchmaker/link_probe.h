@@ -19,12 +19,13 @@ struct LinkFigures {
 constexpr double kProbeStreamSeconds = 1.0;
 
 /// The receiving end of peer probes: a TCP listener on the provider's announced port that answers round trips
-/// and sinks a stream, timing it. Each connection opens with a hello carrying the matchmaker's token; a wrong
-/// one is refused. Serves one connection at a time on a thread of its own until destroyed.
+/// and sinks a stream, timing it. Each connection opens with a hello carrying a digest of the matchmaker's token
+/// (never the token itself: probes are plain TCP); a wrong one is refused. Serves one connection at a time on a thread
+/// of its own until destroyed.
 class ProbeListener {
  public:
   /// Binds `host`:`port` (port 0: any free one). Throws ConfigError when it cannot.
-  ProbeListener(const std::string& host, int port, std::string token);
+  ProbeListener(const std::string& host, int port, const std::string& token);
   ~ProbeListener();
   ProbeListener(const ProbeListener&) = delete;
   ProbeListener& operator=(const ProbeListener&) = delete;
@@ -34,7 +35,7 @@ class ProbeListener {
   void serve();
   void answer(int fd);
 
-  const std::string token_;
+  const std::string secret_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -140,8 +140,9 @@ grpc::Status MatchmakerService::PutArtifact(grpc::ServerContext* context,
     const uint64_t job = chunk.job(), size = chunk.size();
     const std::string provider = chunk.provider(), path = chunk.path(), expected = chunk.sha256();
     if (size > kMaxArtifactBytes) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, concat("artifact ", path, " declares ", size,
-                                                                     " bytes, more than the limit ", kMaxArtifactBytes));
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          concat("artifact ", path, " declares ", size, " bytes, more than the limit ", kMaxArtifactBytes));
     }
     const std::string file = state_.artifactTarget(job, provider, path, unixNow());
     const std::string partial = file + ".partial";

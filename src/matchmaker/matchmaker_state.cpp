@@ -70,8 +70,9 @@ MatchmakerState::MatchmakerState(const MatchmakerOptions& options, double now)
     links_[{link["from"], link["to"]}] = link;
   }
   if (!jobs_.empty() || !providers_.empty()) {
-    logger("matchmaker")->info("matchmaker: recovered {} job(s) and {} provider(s) from {}", jobs_.size(), providers_.size(),
-                   store_.path());
+    logger("matchmaker")
+        ->info("matchmaker: recovered {} job(s) and {} provider(s) from {}", jobs_.size(), providers_.size(),
+               store_.path());
   }
 }
 
@@ -120,7 +121,8 @@ matchmaking::JoinReply MatchmakerState::join(const matchmaking::JoinRequest& req
   checkFigure(name, "benchmark_ram_gb", p.benchmark_ram_gb(), 1e5, true);
   checkFigure(name, "benchmark_bandwidth_mbps", p.benchmark_bandwidth_mbps(), 1e6, true);
   if (p.cpu_cores() < 0 || p.cpu_cores() > 100000) {
-    refuse(grpc::StatusCode::INVALID_ARGUMENT, concat("provider ", name, ": cpu_cores = ", p.cpu_cores(), " is impossible"));
+    refuse(grpc::StatusCode::INVALID_ARGUMENT,
+           concat("provider ", name, ": cpu_cores = ", p.cpu_cores(), " is impossible"));
   }
   std::lock_guard lock(mutex_);
   auto found = providers_.find(name);
@@ -151,8 +153,9 @@ matchmaking::JoinReply MatchmakerState::join(const matchmaking::JoinRequest& req
   }
   providers_[name] = provider;
   saveProvider(provider);
-  logger("matchmaker")->info("matchmaker: provider {} joined from {} ({:.1f} GB, {:.1f} GFLOP/s, {:.0f} Mbit/s to here)", name,
-                 request.address(), p.ram_gb(), p.matmul_gflops(), p.bandwidth_mbps());
+  logger("matchmaker")
+      ->info("matchmaker: provider {} joined from {} ({:.1f} GB, {:.1f} GFLOP/s, {:.0f} Mbit/s to here)", name,
+             request.address(), p.ram_gb(), p.matmul_gflops(), p.bandwidth_mbps());
   matchmaking::JoinReply reply;
   reply.set_heartbeat_interval_s(options_.heartbeatIntervalS);
   return reply;
@@ -231,7 +234,8 @@ matchmaking::HeartbeatReply MatchmakerState::heartbeat(const matchmaking::Heartb
 
 uint64_t MatchmakerState::submitJob(const matchmaking::JobRequest& request, double now) {
   if (!std::isfinite(request.wait_s()) || request.wait_s() < 0 || request.wait_s() > 7 * 86400) {
-    refuse(grpc::StatusCode::INVALID_ARGUMENT, concat("wait must be from 0 to a week of seconds, got ", request.wait_s()));
+    refuse(grpc::StatusCode::INVALID_ARGUMENT,
+           concat("wait must be from 0 to a week of seconds, got ", request.wait_s()));
   }
   if (request.providers() == 0 && request.wait_s() == 0) {
     refuse(grpc::StatusCode::INVALID_ARGUMENT, "a job needs providers=N, wait=SECONDS, or both");
@@ -255,7 +259,8 @@ uint64_t MatchmakerState::submitJob(const matchmaking::JobRequest& request, doub
   jobs_[id] = job;
   requesterSeen_[id] = now;
   saveJob(job);
-  logger("matchmaker")->info("matchmaker: job {} submitted ({} provider(s), wait {} s)", id, request.providers(), request.wait_s());
+  logger("matchmaker")
+      ->info("matchmaker: job {} submitted ({} provider(s), wait {} s)", id, request.providers(), request.wait_s());
   advance(jobs_[id], now);
   return id;
 }
@@ -316,8 +321,9 @@ void MatchmakerState::handOutProbes(json& job, double now) {
   if (pending.empty() && flights.empty()) {
     job["state"] = "measured";
     saveJob(job);
-    logger("matchmaker")->info("matchmaker: job {}: {} provider(s) measured, {} link(s) probed", id, job["members"].size(),
-                   job["probes_total"].get<size_t>());
+    logger("matchmaker")
+        ->info("matchmaker: job {}: {} provider(s) measured, {} link(s) probed", id, job["members"].size(),
+               job["probes_total"].get<size_t>());
   }
 }
 
@@ -394,8 +400,8 @@ std::string MatchmakerState::artifactTarget(uint64_t id, const std::string& prov
   json& j = job(id);
   requesterSeen_[id] = now;
   if (j["state"] != "measured" && j["state"] != "uploading") {
-    refuse(grpc::StatusCode::FAILED_PRECONDITION,
-           concat("job ", id, " is ", j["state"].get<std::string>(), ": artifacts are taken once its providers are measured"));
+    refuse(grpc::StatusCode::FAILED_PRECONDITION, concat("job ", id, " is ", j["state"].get<std::string>(),
+                                                         ": artifacts are taken once its providers are measured"));
   }
   const auto& members = j["members"];
   if (std::find(members.begin(), members.end(), provider) == members.end()) {

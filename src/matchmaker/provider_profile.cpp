@@ -33,7 +33,8 @@ double cgroupMemoryLeftBytes() {
   std::ifstream maxFile("/sys/fs/cgroup/memory.max"), currentFile("/sys/fs/cgroup/memory.current");
   std::string limit;
   double current = 0;
-  if (!(maxFile >> limit) || limit == "max" || !(currentFile >> current)) return std::numeric_limits<double>::infinity();
+  if (!(maxFile >> limit) || limit == "max" || !(currentFile >> current))
+    return std::numeric_limits<double>::infinity();
   return std::max(0.0, std::stod(limit) - current);
 }
 

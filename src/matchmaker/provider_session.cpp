@@ -317,7 +317,8 @@ ProviderSession::ProviderSession(const ProviderSessionOptions& options, double j
   for (;;) {
     try {
       if (s.host.empty()) {
-        s.host = options.advertiseHost.empty() ? localAddressTowards(options.matchmaker.address) : options.advertiseHost;
+        s.host =
+            options.advertiseHost.empty() ? localAddressTowards(options.matchmaker.address) : options.advertiseHost;
       }
       if (!s.listener) {
         s.listener = std::make_unique<detail::ProbeListener>(s.host, options.port, options.matchmaker.token);
@@ -342,10 +343,11 @@ ProviderSession::ProviderSession(const ProviderSessionOptions& options, double j
       backOff = std::min(kMaxBackOffS, backOff * 2);
     }
   }
-  s.say(concat(s.name, ": joined ", options.matchmaker.address, " from ", s.address(), " (", s.profile.ramGb,
-               " GB free, ", s.profile.matmulGflops, " GFLOP/s matmul, ", s.profile.convGflops, " GFLOP/s conv",
-               s.profile.gpu.empty() ? std::string() : concat(", ", s.profile.gpu, " ", s.profile.gpuGflops, " GFLOP/s"),
-               "; ", s.rttMs, " ms, ", s.bandwidthMbps, " Mbit/s to the matchmaker); waiting for a job"));
+  s.say(
+      concat(s.name, ": joined ", options.matchmaker.address, " from ", s.address(), " (", s.profile.ramGb,
+             " GB free, ", s.profile.matmulGflops, " GFLOP/s matmul, ", s.profile.convGflops, " GFLOP/s conv",
+             s.profile.gpu.empty() ? std::string() : concat(", ", s.profile.gpu, " ", s.profile.gpuGflops, " GFLOP/s"),
+             "; ", s.rttMs, " ms, ", s.bandwidthMbps, " Mbit/s to the matchmaker); waiting for a job"));
   s.heartbeats = std::thread([&s] { s.heartbeatLoop(); });
 }
 

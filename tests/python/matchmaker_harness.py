@@ -25,6 +25,7 @@ class Matchmaker:
         self.port, self.status_port = ports or free_ports(2)
         self.host = host
         self.token = token
+        self.netns = netns
         self.log = self.folder / f"matchmaker-{self.port}.log"
         self._log_start = self.log.stat().st_size if self.log.exists() else 0  # a restart appends to the same log
         command = [PYTHON, "-m", "ravnest.matchmaker", "--host", host, "--port", str(self.port), "--status-port",
@@ -49,7 +50,15 @@ class Matchmaker:
         raise AssertionError(f"the matchmaker never printed {text!r}:\n{self.log.read_text()}")
 
     def status(self):
-        with urllib.request.urlopen(f"http://{self.host}:{self.status_port}/status.json", timeout=5) as answer:
+        url = f"http://{self.host}:{self.status_port}/status.json"
+        if self.netns:  # only reachable from inside its network namespace
+            fetch = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
+            result = subprocess.run(["ip", "netns", "exec", self.netns, PYTHON, "-c", fetch, url],
+                                    capture_output=True, text=True, timeout=30)
+            if result.returncode != 0:
+                raise ConnectionError(result.stderr[-500:])
+            return json.loads(result.stdout)
+        with urllib.request.urlopen(url, timeout=5) as answer:
             return json.loads(answer.read())
 
     def wait_for_status(self, predicate, what, timeout=60):
@@ -66,6 +75,7 @@ class Matchmaker:
         raise AssertionError(f"the matchmaker never showed {what}; last status: {json.dumps(last)[:3000]}")
 
     def kill(self, signum=signal.SIGKILL):
+        # start_new_session: the process group holds the matchmaker (and `ip netns exec` before it).
         os.killpg(self.process.pid, signum)
         self.process.wait(timeout=30)
 
