@@ -111,58 +111,8 @@ double streamRateMbps(const std::vector<std::pair<double, uint64_t>>& samples) {
 }
 
 ProbeListener::ProbeListener(const std::string& host, int port, const std::string& token)
-    : secret_(probeSecret(token)) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
-  RAVNEST_CHECK_AS(ConfigError, rc == 0, "probe listener: cannot resolve ", host, ": ", ::gai_strerror(rc));
-  for (addrinfo* a = found; a && fd_ < 0; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 16) == 0) {
-      fd_ = fd;
-    } else {
-      ::close(fd);
-    }
-  }
-  ::freeaddrinfo(found);
-  RAVNEST_CHECK_AS(ConfigError, fd_ >= 0, "probe listener: cannot listen on ", host, ":", port, " (",
-                   std::strerror(errno), "); pick another port");
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &length);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  thread_ = std::thread([this] { serve(); });
-}
-
-ProbeListener::~ProbeListener() {
-  stopping_ = true;
-  ::shutdown(fd_, SHUT_RDWR);
-  if (thread_.joinable()) thread_.join();
-  ::close(fd_);
-}
-
-void ProbeListener::serve() {
-  while (!stopping_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    try {
-      answer(fd);
-    } catch (const Error& error) {
-      logger("probe")->debug("probe listener: {}", error.what());
-    }
-    ::close(fd);
-  }
-}
+    : secret_(probeSecret(token)),
+      server_(host, port, "probe listener", "pick another port", [this](int fd) { answer(fd); }) {}
 
 void ProbeListener::answer(int fd) {
   noDelay(fd);

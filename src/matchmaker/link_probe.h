@@ -1,11 +1,11 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
-#include <thread>
+
+#include "matchmaker/tcp_server.h"
 
 namespace ravnest::detail {
 
@@ -26,20 +26,13 @@ class ProbeListener {
  public:
   /// Binds `host`:`port` (port 0: any free one). Throws ConfigError when it cannot.
   ProbeListener(const std::string& host, int port, const std::string& token);
-  ~ProbeListener();
-  ProbeListener(const ProbeListener&) = delete;
-  ProbeListener& operator=(const ProbeListener&) = delete;
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
-  void serve();
   void answer(int fd);
 
   const std::string secret_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  TcpServer server_;  // last: it starts calling answer() as soon as it exists
 };
 
 /// Measures the link to the ProbeListener at `address` (host:port): round trips, then a stream of

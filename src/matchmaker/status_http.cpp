@@ -40,57 +40,9 @@ std::string response(const char* status, const char* type, const std::string& bo
 }  // namespace
 
 StatusHttpServer::StatusHttpServer(const std::string& host, int port, std::function<std::string()> statusJson)
-    : statusJson_(std::move(statusJson)) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &found);
-  RAVNEST_CHECK_AS(ConfigError, rc == 0, "status page: cannot resolve ", host, ": ", ::gai_strerror(rc));
-  for (addrinfo* a = found; a && fd_ < 0; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 16) == 0) {
-      fd_ = fd;
-    } else {
-      ::close(fd);
-    }
-  }
-  ::freeaddrinfo(found);
-  RAVNEST_CHECK_AS(ConfigError, fd_ >= 0, "status page: cannot listen on ", host, ":", port, " (",
-                   std::strerror(errno), "); pass another --status-port, or -1 for none");
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &length);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  thread_ = std::thread([this] { serve(); });
-}
-
-StatusHttpServer::~StatusHttpServer() {
-  stopping_ = true;
-  ::shutdown(fd_, SHUT_RDWR);
-  if (thread_.joinable()) thread_.join();
-  ::close(fd_);
-}
-
-void StatusHttpServer::serve() {
-  while (!stopping_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    try {
-      answer(fd);
-    } catch (const std::exception& error) {
-      logger("matchmaker")->warn("status page: {}", error.what());
-    }
-    ::close(fd);
-  }
-}
+    : statusJson_(std::move(statusJson)),
+      server_(host, port, "status page", "pass another --status-port, or -1 for none",
+              [this](int fd) { answer(fd); }) {}
 
 void StatusHttpServer::answer(int fd) {
   std::string request;

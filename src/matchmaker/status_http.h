@@ -1,9 +1,9 @@
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <string>
-#include <thread>
+
+#include "matchmaker/tcp_server.h"
 
 namespace ravnest::detail {
 
@@ -14,20 +14,13 @@ class StatusHttpServer {
  public:
   /// Binds `host`:`port` (0: any free port). Throws ConfigError when it cannot.
   StatusHttpServer(const std::string& host, int port, std::function<std::string()> statusJson);
-  ~StatusHttpServer();
-  StatusHttpServer(const StatusHttpServer&) = delete;
-  StatusHttpServer& operator=(const StatusHttpServer&) = delete;
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
-  void serve();
   void answer(int fd);
 
-  std::function<std::string()> statusJson_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  const std::function<std::string()> statusJson_;
+  TcpServer server_;  // last: it starts calling answer() as soon as it exists
 };
 
 }  // namespace ravnest::detail

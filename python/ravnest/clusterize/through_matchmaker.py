@@ -1,8 +1,9 @@
 """clusterize(..., matchmaker="host:port"): the requester's side of a job placed through a matchmaker.
 
 1. Submit the job; wait until `providers` providers are measured (or `wait` seconds passed), printing progress.
-2. Turn the measurements into nodes: RAM (or the provider's hand-given benchmarks), matmul GFLOP/s, the link
-   to the matchmaker and the links measured between the providers.
+2. Turn the measurements into nodes: RAM and bandwidth (hand-given benchmarks win: the requester's
+   node_data/node_configs.json by address, then the provider's own `benchmarks=`), matmul GFLOP/s, the link to the
+   matchmaker and the links measured between the providers.
 3. Form the clusters with the genetic algorithm on those figures (well-connected, similar-speed nodes together;
    each cluster in stage order along its fastest links), split each cluster's model by compute, scaled by each
    node's speed, and write node_data/ into a temporary folder as the static path would.
@@ -18,12 +19,14 @@ import time
 from pathlib import Path
 
 from .. import _C
-from .node_configs import NodeConfig
+from .node_configs import NodeConfig, load_node_configs
 from .writer import ROUTING_FILE, SUBMODULE_FILE
 
 log = logging.getLogger("ravnest.clusterize")
 
 TOKEN_ENV = "RAVNEST_MATCHMAKER_TOKEN"
+# A requester's own figures for some providers, by address, in the static path's format (optional).
+NODE_CONFIGS = Path("node_data") / "node_configs.json"
 # How often the requester asks the matchmaker how its job stands.
 _POLL_SECONDS = 0.5
 
@@ -49,16 +52,29 @@ def submit_and_wait(client, providers, wait):
         time.sleep(_POLL_SECONDS)
 
 
-def measured_nodes(view):
+def hand_given_benchmarks(path):
+    """{address: (ram GB, bandwidth Mbit/s)} of a node_configs.json the requester keeps (the static path's
+    format), or {} without one: figures given by hand win over the measured ones for providers at those
+    addresses."""
+    if not Path(path).exists():
+        return {}
+    return {node.address: (node.ram_gb, node.bandwidth_mbps) for node in load_node_configs(path)}
+
+
+def measured_nodes(view, given=None):
     """(NodeConfigs in the job's order, provider names, GFLOP/s, one-way latencies to the matchmaker in ms,
-    measured links as (a, b, Mbit/s, one-way ms))."""
+    measured links as (a, b, Mbit/s, one-way ms)). RAM and bandwidth: `given` ({address: (ram, bandwidth)}, see
+    hand_given_benchmarks) first, then the benchmarks the provider was given, then its measurements."""
+    given = given or {}
     nodes, names, gflops, latencies = [], [], [], []
     for index, provider in enumerate(view["providers"]):
         profile = provider["profile"]
         host, port = provider["address"].rsplit(":", 1)
+        ram, bandwidth = given.get(provider["address"], (None, None))
         nodes.append(NodeConfig(node_id=index, host=host.strip("[]"), port=int(port),
-                                ram_gb=profile["benchmark_ram_gb"] or profile["ram_gb"],
-                                bandwidth_mbps=profile["benchmark_bandwidth_mbps"] or profile["bandwidth_mbps"]))
+                                ram_gb=ram or profile["benchmark_ram_gb"] or profile["ram_gb"],
+                                bandwidth_mbps=bandwidth or profile["benchmark_bandwidth_mbps"]
+                                or profile["bandwidth_mbps"]))
         names.append(provider["name"])
         gflops.append(profile["matmul_gflops"])
         latencies.append(profile["rtt_ms"] / 2)
@@ -121,7 +137,7 @@ def clusterize_through_matchmaker(plan_job, matchmaker, providers, wait, matchma
     client = _C.RequesterClient(matchmaker, token=token, tls_ca=tls_ca or "")
     job, view = submit_and_wait(client, providers, wait)
     try:
-        nodes, names, gflops, latencies, links = measured_nodes(view)
+        nodes, names, gflops, latencies, links = measured_nodes(view, hand_given_benchmarks(NODE_CONFIGS))
         requester_gflops = _C.measure_provider(0.1)["matmul_gflops"]
         with tempfile.TemporaryDirectory(prefix="ravnest-job-") as folder:
             root = Path(folder) / "node_data"
