@@ -320,15 +320,15 @@ class Node:
         """Stops the node's threads and server. The node takes no more work afterwards (idempotent).
 
         Runs at exit at the latest: the C++ threads must stop while Python can still run their hooks."""
+        if self._membership is not None:  # while the node's figures are still there to report
+            self._membership.finish()
+            self._membership = None
         if self._node is not None:
             self._cluster_averages = self._node.cluster_averages
             self._security_counters = self.security_counters()
             if self.metrics_log is not None:
                 self.metrics_log.close(self._node.metrics())
         self._node = None
-        if self._membership is not None:
-            self._membership.finish()
-            self._membership = None
 
     def _figures(self):
         """The C++ node's figures now (see ravnest.metrics); {} once it closed."""

@@ -14,6 +14,8 @@ from ravnest import _C
 
 # Seconds between the training figures handed to the heartbeats.
 _REPORT_SECONDS = 1.0
+# How long one wait for an assignment lasts before Python gets a chance to handle signals.
+_WAIT_SLICE_SECONDS = 0.5
 
 
 class MatchmakerMembership:
@@ -26,13 +28,25 @@ class MatchmakerMembership:
             name=name or "", advertise_host=options["advertise_host"], port=options["port"], work_dir=".",
             benchmark_ram_gb=float(benchmarks.get("ram", 0.0)),
             benchmark_bandwidth_mbps=float(benchmarks.get("bandwidth", 0.0)), join_timeout=options["join_timeout"])
-        assignment = self._session.wait_for_assignment(options["join_timeout"],
-                                                       progress=lambda line: print(line, flush=True))
+        assignment = self._wait_for_assignment(options["join_timeout"])
         self.job = assignment["job"]
         self.node_name = assignment["node_name"]
         self.node_data = assignment["node_data"]
         self._stop = threading.Event()
         self._reporter = None
+
+    def _wait_for_assignment(self, timeout):
+        """Waits in short slices, so that Ctrl-C reaches Python while no job comes."""
+        deadline = time.monotonic() + timeout if timeout > 0 else None
+        while True:
+            slice_seconds = _WAIT_SLICE_SECONDS if deadline is None else min(
+                _WAIT_SLICE_SECONDS, max(0.01, deadline - time.monotonic()))
+            try:
+                return self._session.wait_for_assignment(slice_seconds, progress=lambda line: print(line, flush=True))
+            except _C.TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise _C.TimeoutError(f"{self._session.name}: no job was assigned within {timeout:g} s "
+                                          f"(join_timeout)") from None
 
     @property
     def provider_name(self):

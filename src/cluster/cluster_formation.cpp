@@ -428,7 +428,12 @@ ClusterFormationResult formClusters(const std::vector<NodeResources>& nodes,
         high = k - 1;
       }
     }
-    if (low >= 1) return search(nodes, options, low, random);
+    // The link and compute terms can outweigh a tiny memory deficit, so a search may still come back infeasible:
+    // then fewer clusters.
+    for (int k = low; k >= 1; --k) {
+      ClusterFormationResult result = search(nodes, options, k, random);
+      if (result.feasible) return result;
+    }
   } else {
     for (int k = mostClusters; k >= 1; --k) {
       ClusterFormationResult result = search(nodes, options, k, random);

@@ -19,13 +19,14 @@ constexpr std::chrono::milliseconds kAnswerAfterRefusal{3000};
 
 std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std::string> addresses,
                                        const TransportOptions& options, std::chrono::milliseconds timeout,
-                                       const StillWaiting& stillWaiting) {
+                                       const StillWaiting& stillWaiting, const std::function<bool()>& abandoned) {
   TransportOptions probeOptions = options;
   probeOptions.deadline = kProbeDeadline;
   const auto started = std::chrono::steady_clock::now();
   const auto giveUp = started + timeout;
   bool noticed = false;
   while (true) {
+    if (abandoned && abandoned()) return {};
     for (auto address = addresses.begin(); address != addresses.end();) {
       try {
         PeerClient(nodeName, *address, probeOptions).ping();

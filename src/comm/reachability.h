@@ -23,8 +23,11 @@ using StillWaiting = std::function<void(const std::set<std::string>& silent)>;
 /// running but refuses this node (another job token, a TLS mismatch), which no amount of waiting would change;
 /// it throws that 3 s after the refusal, while the caller's server keeps answering, so that the peer is refused
 /// in turn and stops too.
+/// `abandoned` (may be empty) is asked between tries: once it says true (the node was stopped meanwhile) the wait
+/// ends at once and returns nothing, so that a stopped node does not wait out the timeout for a peer that died.
 std::set<std::string> unreachableAfter(const std::string& nodeName, std::set<std::string> addresses,
                                        const TransportOptions& options, std::chrono::milliseconds timeout,
-                                       const StillWaiting& stillWaiting = {});
+                                       const StillWaiting& stillWaiting = {},
+                                       const std::function<bool()>& abandoned = {});
 
 }  // namespace ravnest::detail

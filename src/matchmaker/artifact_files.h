@@ -34,4 +34,7 @@ constexpr uint64_t kMaxArtifactBytes = uint64_t{16} << 30;
 /// Bytes per chunk on the wire.
 constexpr size_t kArtifactChunkBytes = size_t{1} << 20;
 
+/// The deadline of one artifact's transfer: 10 minutes, plus what it needs at 1 Mbit/s beyond 10 MB.
+inline double transferSeconds(uint64_t bytes) { return 600.0 + static_cast<double>(bytes) * 8 / 1e6; }
+
 }  // namespace ravnest::detail

@@ -34,6 +34,7 @@ constexpr int kRoundTrips = 5;
 constexpr char kMagic[4] = {'R', 'V', 'P', 'B'};
 constexpr uint32_t kMaxTokenBytes = 4096;
 constexpr auto kIoTimeout = std::chrono::seconds(10);
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -130,8 +131,11 @@ void ProbeListener::answer(int fd) {
     return;
   }
   char command = 0;
+  int trips = 0;
   while (receiveAll(fd, &command, 1, peer)) {
     if (command == 'P') {
+      // A prober asks for kRoundTrips; more would let one connection hold the listener forever.
+      if (++trips > 4 * kRoundTrips) return;
       sendAll(fd, &command, 1, peer);
       continue;
     }
@@ -140,7 +144,7 @@ void ProbeListener::answer(int fd) {
     std::vector<char> buffer(1 << 16);
     const auto start = Clock::now();
     uint64_t total = 0;
-    const auto deadline = start + std::chrono::seconds(60);
+    const auto deadline = start + std::chrono::seconds(30);  // a stream lasts a second or two
     for (;;) {
       RAVNEST_CHECK_AS(TimeoutError, waitFor(fd, POLLIN, deadline), "probe stream took too long");
       const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
@@ -162,16 +166,26 @@ LinkFigures probeLink(const std::string& address, const std::string& token, doub
   addrinfo* found = nullptr;
   RAVNEST_CHECK_AS(NetworkError, ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) == 0,
                    "probe of ", address, ": cannot resolve the host");
+  // Non-blocking connect with a deadline: a peer whose packets vanish (a firewall, a dead address) must not hold
+  // the prober for the kernel's two minutes.
   int fd = -1;
+  int error = ETIMEDOUT;
   for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    int soError = errno;
+    if (soError == EINPROGRESS && waitFor(fd, POLLOUT, Clock::now() + kConnectTimeout)) {
+      socklen_t length = sizeof soError;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length);
+      if (soError == 0) break;
     }
+    error = soError == EINPROGRESS ? ETIMEDOUT : soError;
+    ::close(fd);
+    fd = -1;
   }
   ::freeaddrinfo(found);
-  RAVNEST_CHECK_AS(NetworkError, fd >= 0, "probe of ", address, ": cannot connect (", std::strerror(errno), ")");
+  RAVNEST_CHECK_AS(NetworkError, fd >= 0, "probe of ", address, ": cannot connect (", std::strerror(error), ")");
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }

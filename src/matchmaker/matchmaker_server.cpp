@@ -33,9 +33,11 @@ struct MatchmakerServer::Impl {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<detail::StatusHttpServer> status;
   int port = 0;
+  std::string statusAddress;  // set once the status page listens, before any request can ask for it
   std::mutex mutex;
   std::condition_variable stopped;
   bool stopping = false;
+  bool stopped_ = false;  // shutdown() finished: the servers are down
   std::thread ticker;
 };
 
@@ -54,10 +56,14 @@ MatchmakerServer::MatchmakerServer(const MatchmakerOptions& options) : impl_(std
   if (options.statusPort >= 0) {
     const int statusPort = options.statusPort > 0 ? options.statusPort : (options.port > 0 ? impl_->port + 1 : 0);
     const std::string address = options.host + ":" + std::to_string(impl_->port);
-    impl_->status = std::make_unique<detail::StatusHttpServer>(options.host, statusPort, [this, address] {
-      return impl_->state.statusJson(detail::unixNow(), address,
-                                     impl_->options.host + ":" + std::to_string(impl_->status->port()));
+    // The page is served from the server's own thread, which may ask before make_unique returned and until
+    // shutdown() stopped it: it reads only what outlives it.
+    impl_->status = std::make_unique<detail::StatusHttpServer>(options.host, statusPort, [impl = impl_.get(), address] {
+      std::lock_guard lock(impl->mutex);
+      return impl->state.statusJson(detail::unixNow(), address, impl->statusAddress);
     });
+    std::lock_guard lock(impl_->mutex);
+    impl_->statusAddress = options.host + ":" + std::to_string(impl_->status->port());
   }
   impl_->ticker = std::thread([impl = impl_.get()] {
     std::unique_lock lock(impl->mutex);
@@ -83,18 +89,26 @@ int MatchmakerServer::statusPort() const { return impl_->status ? impl_->status-
 
 void MatchmakerServer::wait() {
   std::unique_lock lock(impl_->mutex);
-  impl_->stopped.wait(lock, [this] { return impl_->stopping; });
+  impl_->stopped.wait(lock, [this] { return impl_->stopped_; });
 }
 
 void MatchmakerServer::shutdown() {
   {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->stopping) return;
+    std::unique_lock lock(impl_->mutex);
+    if (impl_->stopping) {  // another thread is shutting down: return once it is done
+      impl_->stopped.wait(lock, [this] { return impl_->stopped_; });
+      return;
+    }
     impl_->stopping = true;
   }
   impl_->stopped.notify_all();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  impl_->status.reset();
+  impl_->status.reset();  // joins the page's thread
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopped_ = true;
+  }
+  impl_->stopped.notify_all();
 }
 
 }  // namespace ravnest

@@ -1,5 +1,6 @@
 #include "matchmaker/matchmaker_service.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -118,7 +119,7 @@ grpc::Status MatchmakerService::Fetch(grpc::ServerContext* context, const matchm
 grpc::Status MatchmakerService::SubmitJob(grpc::ServerContext* context, const matchmaking::JobRequest* request,
                                           matchmaking::JobId* reply) {
   return guarded(context, [&] {
-    reply->set_job(state_.submitJob(*request, unixNow()));
+    *reply = state_.submitJob(*request, unixNow());
     return grpc::Status::OK;
   });
 }
@@ -126,7 +127,7 @@ grpc::Status MatchmakerService::SubmitJob(grpc::ServerContext* context, const ma
 grpc::Status MatchmakerService::GetJob(grpc::ServerContext* context, const matchmaking::JobId* request,
                                        matchmaking::JobView* reply) {
   return guarded(context, [&] {
-    reply->set_json(state_.jobView(request->job(), unixNow()));
+    reply->set_json(state_.jobView(*request, unixNow()));
     return grpc::Status::OK;
   });
 }
@@ -137,15 +138,20 @@ grpc::Status MatchmakerService::PutArtifact(grpc::ServerContext* context,
   return guarded(context, [&] {
     matchmaking::ArtifactChunk chunk;
     if (!reader->Read(&chunk)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "an upload with no chunk");
-    const uint64_t job = chunk.job(), size = chunk.size();
+    const uint64_t size = chunk.size();
     const std::string provider = chunk.provider(), path = chunk.path(), expected = chunk.sha256();
+    matchmaking::JobId job;
+    job.set_job(chunk.job());
+    job.set_secret(chunk.secret());
     if (size > kMaxArtifactBytes) {
       return grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           concat("artifact ", path, " declares ", size, " bytes, more than the limit ", kMaxArtifactBytes));
     }
     const std::string file = state_.artifactTarget(job, provider, path, unixNow());
-    const std::string partial = file + ".partial";
+    // One name per call: two uploads of the same file never write into each other.
+    static std::atomic<uint64_t> uploads{0};
+    const std::string partial = concat(file, ".", ++uploads, ".partial");
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     if (!out) return grpc::Status(grpc::StatusCode::INTERNAL, "the matchmaker cannot write " + partial);
     Sha256 sha;
@@ -163,6 +169,11 @@ grpc::Status MatchmakerService::PutArtifact(grpc::ServerContext* context,
       more = reader->Read(&chunk);
     }
     out.close();
+    if (!out) {
+      std::remove(partial.c_str());
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          concat("the matchmaker could not write ", path, " for ", provider, " (is its disk full?)"));
+    }
     if (received < size) {
       std::remove(partial.c_str());
       if (context->IsCancelled()) {
@@ -180,7 +191,7 @@ grpc::Status MatchmakerService::PutArtifact(grpc::ServerContext* context,
                                  ", the sender declared ", expected, "; send it again"));
     }
     std::filesystem::rename(partial, file);
-    state_.recordArtifact(job, provider, path, size, actual);
+    state_.recordArtifact(job.job(), provider, path, size, actual);
     reply->set_sha256(actual);
     return grpc::Status::OK;
   });
@@ -189,7 +200,10 @@ grpc::Status MatchmakerService::PutArtifact(grpc::ServerContext* context,
 grpc::Status MatchmakerService::Commit(grpc::ServerContext* context, const matchmaking::CommitRequest* request,
                                        matchmaking::Empty*) {
   return guarded(context, [&] {
-    state_.commit(request->job(), request->plan_json(), unixNow());
+    matchmaking::JobId job;
+    job.set_job(request->job());
+    job.set_secret(request->secret());
+    state_.commit(job, request->plan_json(), unixNow());
     return grpc::Status::OK;
   });
 }
@@ -197,7 +211,7 @@ grpc::Status MatchmakerService::Commit(grpc::ServerContext* context, const match
 grpc::Status MatchmakerService::CancelJob(grpc::ServerContext* context, const matchmaking::JobId* request,
                                           matchmaking::Empty*) {
   return guarded(context, [&] {
-    state_.dropJob(request->job(), "cancelled by its requester");
+    state_.dropJob(*request, "cancelled by its requester");
     return grpc::Status::OK;
   });
 }

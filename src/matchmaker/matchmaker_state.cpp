@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <random>
 #include <regex>
 
 #include "comm/ring_socket.h"  // splitHostPort
+#include "common/constant_time.h"
 #include "matchmaker/artifact_files.h"
 #include "matchmaker/probe_plan.h"
 #include "ravnest/common/logging.h"
@@ -97,12 +99,21 @@ json& MatchmakerState::job(uint64_t id) {
   return found->second;
 }
 
+json& MatchmakerState::ownedJob(const matchmaking::JobId& id) {
+  json& j = job(id.job());
+  if (!constantTimeEquals(j.value("secret", ""), id.secret())) {
+    refuse(grpc::StatusCode::PERMISSION_DENIED, concat("job ", id.job(), " belongs to another requester"));
+  }
+  return j;
+}
+
 matchmaking::JoinReply MatchmakerState::join(const matchmaking::JoinRequest& request, double now) {
-  static const std::regex kName("[A-Za-z0-9._-]{1,64}");
+  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   const std::string& name = request.name();
   if (!std::regex_match(name, kName)) {
     refuse(grpc::StatusCode::INVALID_ARGUMENT,
-           "a provider name must have 1 to 64 letters, digits, '.', '_' or '-'; got '" + name.substr(0, 80) + "'");
+           "a provider name must have 1 to 64 letters, digits, '.', '_' or '-', and start with a letter or digit; got '" +
+               name.substr(0, 80) + "'");
   }
   try {
     const auto [host, port] = splitHostPort(request.address());
@@ -135,10 +146,18 @@ matchmaking::JoinReply MatchmakerState::join(const matchmaking::JoinRequest& req
                     "; give every provider its own name (Node(name=...) or RAVNEST_PROVIDER_NAME)"));
     }
     if (!sameProcess && old["job"].get<uint64_t>() != 0) {
-      // The old process is gone; its place in a job that has not started is given up.
+      // The old process is gone: a job that has not started gives its place up; a running one cannot finish.
       auto j = jobs_.find(old["job"].get<uint64_t>());
-      if (j != jobs_.end()) drop(j->second, concat("provider ", name, " restarted"));
+      if (j != jobs_.end() && running(j->second) && old["state"] != "finished") {
+        j->second["state"] = "failed";
+        j->second["message"] = concat("provider ", name, " restarted during training");
+        saveJob(j->second);
+        logger("matchmaker")->warn("matchmaker: job {} failed: provider {} restarted during training", j->first, name);
+      } else if (j != jobs_.end()) {
+        drop(j->second, concat("provider ", name, " restarted"));
+      }
     }
+    tasksFor_.erase(name);
   }
   json provider = {{"name", name},        {"session", request.session()}, {"address", request.address()},
                    {"joined", ++joinCounter_}, {"profile", profileJson(p)}, {"state", "idle"},
@@ -176,18 +195,28 @@ void MatchmakerState::recordLink(const std::string& from, const matchmaking::Pee
   store_.putLink(from, link.peer(), doc.dump());
 }
 
+bool MatchmakerState::takeProbeResult(const std::string& prober, const matchmaking::PeerLink& link, double now) {
+  for (auto& [id, flights] : probesInFlight_) {
+    const auto found = std::find_if(flights.begin(), flights.end(), [&](const ProbeInFlight& f) {
+      return f.prober == prober && f.target == link.peer();
+    });
+    if (found != flights.end()) {
+      flights.erase(found);
+      recordLink(prober, link, now);
+      return true;
+    }
+  }
+  return false;
+}
+
 matchmaking::HeartbeatReply MatchmakerState::heartbeat(const matchmaking::HeartbeatRequest& request, double now) {
   std::lock_guard lock(mutex_);
   json& p = provider(request.name(), request.session());
   p["last_heartbeat"] = now;
   for (const auto& link : request.links()) {
-    recordLink(request.name(), link, now);
-    for (auto& [id, flights] : probesInFlight_) {
-      flights.erase(std::remove_if(flights.begin(), flights.end(),
-                                   [&](const ProbeInFlight& f) {
-                                     return f.prober == request.name() && f.target == link.peer();
-                                   }),
-                    flights.end());
+    if (!takeProbeResult(request.name(), link, now)) {
+      logger("matchmaker")->debug("matchmaker: ignored a result for a probe of {} that {} was not asked for",
+                                  link.peer().substr(0, 80), request.name());
     }
   }
   const uint64_t jobId = p["job"].get<uint64_t>();
@@ -232,7 +261,7 @@ matchmaking::HeartbeatReply MatchmakerState::heartbeat(const matchmaking::Heartb
   return reply;
 }
 
-uint64_t MatchmakerState::submitJob(const matchmaking::JobRequest& request, double now) {
+matchmaking::JobId MatchmakerState::submitJob(const matchmaking::JobRequest& request, double now) {
   if (!std::isfinite(request.wait_s()) || request.wait_s() < 0 || request.wait_s() > 7 * 86400) {
     refuse(grpc::StatusCode::INVALID_ARGUMENT,
            concat("wait must be from 0 to a week of seconds, got ", request.wait_s()));
@@ -245,7 +274,11 @@ uint64_t MatchmakerState::submitJob(const matchmaking::JobRequest& request, doub
   }
   std::lock_guard lock(mutex_);
   const uint64_t id = nextJob_++;
+  std::random_device entropy;
+  std::string secret;
+  for (int i = 0; i < 4; ++i) secret += concat(std::hex, entropy(), entropy());
   json job = {{"id", id},
+              {"secret", secret},
               {"state", "waiting"},
               {"providers_wanted", request.providers()},
               {"wait_s", request.wait_s()},
@@ -262,7 +295,10 @@ uint64_t MatchmakerState::submitJob(const matchmaking::JobRequest& request, doub
   logger("matchmaker")
       ->info("matchmaker: job {} submitted ({} provider(s), wait {} s)", id, request.providers(), request.wait_s());
   advance(jobs_[id], now);
-  return id;
+  matchmaking::JobId reply;
+  reply.set_job(id);
+  reply.set_secret(secret);
+  return reply;
 }
 
 void MatchmakerState::startProbing(json& job) {
@@ -296,9 +332,10 @@ void MatchmakerState::handOutProbes(json& job, double now) {
   }
   std::set<std::string> busy;
   for (const auto& f : flights) busy.insert({f.prober, f.target});
+  const std::set<std::string> members(job["members"].begin(), job["members"].end());
   for (auto it = pending.begin(); it != pending.end();) {
     const auto& [a, b] = *it;
-    const bool gone = !providers_.count(a) || !providers_.count(b) || !alive(providers_[a], now) ||
+    const bool gone = !members.count(a) || !members.count(b) || !alive(providers_[a], now) ||
                       !alive(providers_[b], now);
     if (gone) {
       it = pending.erase(it);
@@ -327,32 +364,41 @@ void MatchmakerState::handOutProbes(json& job, double now) {
   }
 }
 
+std::vector<std::string> MatchmakerState::idleProviders(double now) const {
+  std::vector<std::pair<uint64_t, std::string>> idle;
+  for (const auto& [name, p] : providers_) {
+    if (p["state"] == "idle" && p["job"].get<uint64_t>() == 0 && alive(p, now)) idle.emplace_back(p["joined"], name);
+  }
+  std::sort(idle.begin(), idle.end());
+  std::vector<std::string> names;
+  for (auto& entry : idle) names.push_back(std::move(entry.second));
+  return names;
+}
+
 void MatchmakerState::advance(json& job, double now) {
   const std::string state = job["state"];
   const uint64_t id = job["id"];
   if (state == "waiting") {
-    std::vector<std::pair<uint64_t, std::string>> idle;
-    for (auto& [name, p] : providers_) {
-      if (p["state"] == "idle" && p["job"].get<uint64_t>() == 0 && alive(p, now)) idle.emplace_back(p["joined"], name);
-    }
-    std::sort(idle.begin(), idle.end());
+    // A job claims providers only when it can start: `providers` of them at once, or at its deadline those
+    // there are. A job that cannot be filled holds nobody, so it never starves the jobs behind it.
+    const std::vector<std::string> idle = idleProviders(now);
     const size_t wanted = job["providers_wanted"].get<size_t>();
-    for (const auto& [order, name] : idle) {
-      if (wanted != 0 && job["members"].size() >= wanted) break;
-      job["members"].push_back(name);
-      providers_[name]["job"] = id;
-      providers_[name]["state"] = "probing";
-      saveProvider(providers_[name]);
-    }
-    const bool full = wanted != 0 && job["members"].size() >= wanted;
     const bool late = job["wait_s"].get<double>() > 0 && now >= job["deadline"].get<double>();
-    if (full || (late && !job["members"].empty())) {
+    if ((wanted != 0 && idle.size() >= wanted) || (late && !idle.empty())) {
+      for (const std::string& name : idle) {
+        if (wanted != 0 && job["members"].size() >= wanted) break;
+        job["members"].push_back(name);
+        providers_[name]["job"] = id;
+        providers_[name]["state"] = "probing";
+        saveProvider(providers_[name]);
+      }
       startProbing(job);
+      saveJob(job);
     } else if (late) {
       job["state"] = "dropped";
-      job["message"] = concat("no provider joined within ", job["wait_s"].get<double>(), " s");
+      job["message"] = concat("no provider was waiting within ", job["wait_s"].get<double>(), " s");
+      saveJob(job);
     }
-    saveJob(job);
   }
   if (job["state"] == "probing") handOutProbes(job, now);
   if (job["state"] == "running") {
@@ -366,11 +412,12 @@ void MatchmakerState::advance(json& job, double now) {
   }
 }
 
-std::string MatchmakerState::jobView(uint64_t id, double now) {
+std::string MatchmakerState::jobView(const matchmaking::JobId& id, double now) {
   std::lock_guard lock(mutex_);
-  json& j = job(id);
-  requesterSeen_[id] = now;
+  json& j = ownedJob(id);
+  requesterSeen_[id.job()] = now;
   json view = j;
+  view.erase("secret");
   view["providers"] = json::array();
   std::set<std::string> members(j["members"].begin(), j["members"].end());
   for (const auto& name : members) {
@@ -389,15 +436,16 @@ std::string MatchmakerState::artifactFile(uint64_t job, const std::string& provi
   return concat(options_.stateDir, "/artifacts/job_", job, "/", provider, "/", path);
 }
 
-std::string MatchmakerState::artifactTarget(uint64_t id, const std::string& provider, const std::string& path,
-                                            double now) {
+std::string MatchmakerState::artifactTarget(const matchmaking::JobId& owned, const std::string& provider,
+                                            const std::string& path, double now) {
+  const uint64_t id = owned.job();
   try {
     checkArtifactPath(path);
   } catch (const InvalidArgumentError& error) {
     refuse(grpc::StatusCode::INVALID_ARGUMENT, error.what());
   }
   std::lock_guard lock(mutex_);
-  json& j = job(id);
+  json& j = ownedJob(owned);
   requesterSeen_[id] = now;
   if (j["state"] != "measured" && j["state"] != "uploading") {
     refuse(grpc::StatusCode::FAILED_PRECONDITION, concat("job ", id, " is ", j["state"].get<std::string>(),
@@ -407,7 +455,10 @@ std::string MatchmakerState::artifactTarget(uint64_t id, const std::string& prov
   if (std::find(members.begin(), members.end(), provider) == members.end()) {
     refuse(grpc::StatusCode::INVALID_ARGUMENT, concat("provider ", provider, " is not part of job ", id));
   }
-  j["state"] = "uploading";
+  if (j["state"] != "uploading") {
+    j["state"] = "uploading";
+    saveJob(j);
+  }
   const std::string file = artifactFile(id, provider, path);
   fs::create_directories(fs::path(file).parent_path());
   return file;
@@ -419,7 +470,9 @@ void MatchmakerState::recordArtifact(uint64_t id, const std::string& provider, c
   store_.putArtifact(id, provider, path, size, sha256);
 }
 
-void MatchmakerState::commit(uint64_t id, const std::string& planJson, double now) {
+void MatchmakerState::commit(const matchmaking::JobId& owned, const std::string& planJson, double now) {
+  static const std::regex kNodeName("node_[0-9]{1,9}");
+  const uint64_t id = owned.job();
   json plan;
   try {
     plan = json::parse(planJson);
@@ -427,7 +480,7 @@ void MatchmakerState::commit(uint64_t id, const std::string& planJson, double no
     refuse(grpc::StatusCode::INVALID_ARGUMENT, concat("the job plan is not JSON: ", error.what()));
   }
   std::lock_guard lock(mutex_);
-  json& j = job(id);
+  json& j = ownedJob(owned);
   requesterSeen_[id] = now;
   if (j["state"] != "uploading") {
     refuse(grpc::StatusCode::FAILED_PRECONDITION,
@@ -440,7 +493,8 @@ void MatchmakerState::commit(uint64_t id, const std::string& planJson, double no
   std::set<std::string> used;
   for (const json& node : plan["nodes"]) {
     const std::string name = node.value("provider", "");
-    if (!members.count(name) || !node.contains("node_name") || !node["node_name"].is_string()) {
+    if (!members.count(name) || !node.contains("node_name") || !node["node_name"].is_string() ||
+        !std::regex_match(node["node_name"].get<std::string>(), kNodeName)) {
       refuse(grpc::StatusCode::INVALID_ARGUMENT, concat("plan entry ", node.dump(), " names no provider of job ", id));
     }
     if (store_.artifacts(id, name).empty()) {
@@ -476,6 +530,7 @@ void MatchmakerState::commit(uint64_t id, const std::string& planJson, double no
 
 void MatchmakerState::release(json& job) {
   for (const std::string name : job["members"]) {
+    tasksFor_.erase(name);
     auto found = providers_.find(name);
     if (found == providers_.end() || found->second["job"].get<uint64_t>() != job["id"].get<uint64_t>()) continue;
     found->second["job"] = 0;
@@ -489,10 +544,9 @@ void MatchmakerState::release(json& job) {
   probesInFlight_.erase(id);
 }
 
-void MatchmakerState::dropJob(uint64_t id, const std::string& why) {
+void MatchmakerState::dropJob(const matchmaking::JobId& id, const std::string& why) {
   std::lock_guard lock(mutex_);
-  auto found = jobs_.find(id);
-  if (found != jobs_.end()) drop(found->second, why);
+  drop(ownedJob(id), why);
 }
 
 void MatchmakerState::drop(json& job, const std::string& why) {

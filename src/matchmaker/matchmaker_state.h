@@ -44,14 +44,17 @@ class MatchmakerState {
 
   matchmaking::JoinReply join(const matchmaking::JoinRequest& request, double now);
   matchmaking::HeartbeatReply heartbeat(const matchmaking::HeartbeatRequest& request, double now);
-  uint64_t submitJob(const matchmaking::JobRequest& request, double now);
-  std::string jobView(uint64_t job, double now);
+  /// A new job: its id and the secret every later call about it must carry.
+  matchmaking::JobId submitJob(const matchmaking::JobRequest& request, double now);
+  std::string jobView(const matchmaking::JobId& job, double now);
   /// Checks that `provider` may receive an artifact of `job` now; returns the file the upload goes to.
-  std::string artifactTarget(uint64_t job, const std::string& provider, const std::string& path, double now);
+  std::string artifactTarget(const matchmaking::JobId& job, const std::string& provider, const std::string& path,
+                             double now);
   void recordArtifact(uint64_t job, const std::string& provider, const std::string& path, uint64_t size,
                       const std::string& sha256);
-  void commit(uint64_t job, const std::string& planJson, double now);
-  void dropJob(uint64_t job, const std::string& why);
+  void commit(const matchmaking::JobId& job, const std::string& planJson, double now);
+  /// Drops an open job, whose requester asked for it (`job`'s secret is checked) or went away mid-upload.
+  void dropJob(const matchmaking::JobId& job, const std::string& why);
   /// The file holding `path` for the provider `name` of `job`, and its size and checksum; checks the session.
   std::pair<std::string, StateStore::Artifact> artifactSource(uint64_t job, const std::string& name,
                                                               uint64_t session, const std::string& path);
@@ -67,6 +70,8 @@ class MatchmakerState {
   };
   nlohmann::json& provider(const std::string& name, uint64_t session);
   nlohmann::json& job(uint64_t id);
+  /// The job, after checking the requester's secret (PERMISSION_DENIED otherwise).
+  nlohmann::json& ownedJob(const matchmaking::JobId& id);
   void saveProvider(const nlohmann::json& provider);
   void saveJob(const nlohmann::json& job);
   void release(nlohmann::json& job);
@@ -75,6 +80,10 @@ class MatchmakerState {
   void startProbing(nlohmann::json& job);
   void handOutProbes(nlohmann::json& job, double now);
   void recordLink(const std::string& from, const matchmaking::PeerLink& link, double now);
+  /// Takes a heartbeat's probe result only when that probe is in flight for that prober; true when taken.
+  bool takeProbeResult(const std::string& prober, const matchmaking::PeerLink& link, double now);
+  /// Idle, alive providers in the order they joined.
+  std::vector<std::string> idleProviders(double now) const;
   bool alive(const nlohmann::json& provider, double now) const;
   std::string artifactFile(uint64_t job, const std::string& provider, const std::string& path) const;
 

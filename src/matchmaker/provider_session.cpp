@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -70,6 +71,15 @@ std::string localAddressTowards(const std::string& address) {
   return local;
 }
 
+// <host>-<port>, with what a provider name may not hold (an IPv6 address's ':') replaced by '.'.
+std::string defaultName(const std::string& host, int port) {
+  std::string name = concat(host, "-", port);
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '.';
+  }
+  return name;
+}
+
 }  // namespace
 
 struct ProviderSession::Impl {
@@ -94,7 +104,11 @@ struct ProviderSession::Impl {
   std::deque<std::string> progress;
   std::optional<ProviderAssignment> assignment;
   std::string failure;
+  // Probes and fetches run on a worker of their own, so that heartbeats go on while they take their time.
+  std::deque<mm::HeartbeatReply> work;
+  bool fetching = false;  // an assignment is queued or being fetched
   std::thread heartbeats;
+  std::thread worker;
 
   std::string address() const {
     return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -171,7 +185,7 @@ struct ProviderSession::Impl {
     fs::create_directories(target.parent_path());
     const std::string partial = target.string() + ".partial";
     grpc::ClientContext context;
-    detail::prepareCall(context, options.matchmaker, 600);
+    detail::prepareCall(context, options.matchmaker, detail::transferSeconds(info.size()));
     mm::FetchRequest request;
     request.set_job(job);
     request.set_name(name);
@@ -286,14 +300,34 @@ struct ProviderSession::Impl {
         std::lock_guard lock(mutex);
         links.erase(links.begin(), links.begin() + std::min<int>(request.links_size(), links.size()));
       }
+      const bool newAssignment = reply.has_assignment() && reply.assignment().job() != 0;
+      {
+        std::lock_guard lock(mutex);
+        if (reply.probes_size() == 0 && !(newAssignment && !fetching && !assignment)) continue;
+        if (newAssignment && !fetching && !assignment) {
+          fetching = true;
+        } else {
+          reply.clear_assignment();
+        }
+        work.push_back(std::move(reply));
+      }
+      changed.notify_all();
+    }
+  }
+
+  void workLoop() {
+    for (;;) {
+      mm::HeartbeatReply reply;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [this] { return stopping || !work.empty(); });
+        if (stopping) return;
+        reply = std::move(work.front());
+        work.pop_front();
+      }
       try {
         runProbes(reply);
-        bool assigned;
-        {
-          std::lock_guard lock(mutex);
-          assigned = assignment.has_value();
-        }
-        if (reply.has_assignment() && reply.assignment().job() != 0 && !assigned) fetchAll(reply.assignment());
+        if (reply.has_assignment()) fetchAll(reply.assignment());
       } catch (const Error& error) {
         {
           std::lock_guard lock(mutex);
@@ -302,6 +336,16 @@ struct ProviderSession::Impl {
         changed.notify_all();
       }
     }
+  }
+
+  void stopThreads() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    changed.notify_all();
+    if (heartbeats.joinable()) heartbeats.join();
+    if (worker.joinable()) worker.join();
   }
 };
 
@@ -321,9 +365,10 @@ ProviderSession::ProviderSession(const ProviderSessionOptions& options, double j
             options.advertiseHost.empty() ? localAddressTowards(options.matchmaker.address) : options.advertiseHost;
       }
       if (!s.listener) {
-        s.listener = std::make_unique<detail::ProbeListener>(s.host, options.port, options.matchmaker.token);
+        // Every interface: behind a forwarded port the announced address is not one of this machine's.
+        s.listener = std::make_unique<detail::ProbeListener>("", options.port, options.matchmaker.token);
         s.port = s.listener->port();
-        s.name = options.name.empty() ? concat(s.host, "-", s.port) : options.name;
+        s.name = options.name.empty() ? defaultName(s.host, s.port) : options.name;
         s.profile = options.profile ? *options.profile : measureProvider();
       }
       s.measureMatchmakerLink();
@@ -349,16 +394,10 @@ ProviderSession::ProviderSession(const ProviderSessionOptions& options, double j
              s.profile.gpu.empty() ? std::string() : concat(", ", s.profile.gpu, " ", s.profile.gpuGflops, " GFLOP/s"),
              "; ", s.rttMs, " ms, ", s.bandwidthMbps, " Mbit/s to the matchmaker); waiting for a job"));
   s.heartbeats = std::thread([&s] { s.heartbeatLoop(); });
+  s.worker = std::thread([&s] { s.workLoop(); });
 }
 
-ProviderSession::~ProviderSession() {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-  }
-  impl_->changed.notify_all();
-  if (impl_->heartbeats.joinable()) impl_->heartbeats.join();
-}
+ProviderSession::~ProviderSession() { impl_->stopThreads(); }
 
 const std::string& ProviderSession::name() const { return impl_->name; }
 std::string ProviderSession::address() const { return impl_->address(); }
@@ -398,11 +437,9 @@ void ProviderSession::finish() {
   {
     std::lock_guard lock(s.mutex);
     if (s.stopping) return;
-    s.stopping = true;
     s.state = "finished";
   }
-  s.changed.notify_all();
-  if (s.heartbeats.joinable()) s.heartbeats.join();
+  s.stopThreads();
   mm::HeartbeatRequest request;
   request.set_name(s.name);
   request.set_session(s.session);

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -28,15 +29,25 @@ struct RequesterClient::Impl {
   std::unique_ptr<mm::Matchmaker::Stub> stub;
   std::mutex mutex;
   std::condition_variable changed;
-  std::set<uint64_t> open;  // jobs kept alive until committed or cancelled
+  std::map<uint64_t, std::string> secrets;  // of the jobs this client submitted
+  std::set<uint64_t> open;                  // jobs kept alive until committed or cancelled
+
+  mm::JobId owned(uint64_t job) {
+    mm::JobId id;
+    id.set_job(job);
+    std::lock_guard lock(mutex);
+    const auto found = secrets.find(job);
+    RAVNEST_CHECK(found != secrets.end(), "job ", job, " was not submitted by this client");
+    id.set_secret(found->second);
+    return id;
+  }
   bool stopping = false;
   std::thread keepAlive;
 
   std::string getJob(uint64_t job) {
     grpc::ClientContext context;
     detail::prepareCall(context, options, kCallTimeoutS);
-    mm::JobId request;
-    request.set_job(job);
+    const mm::JobId request = owned(job);
     mm::JobView reply;
     detail::throwIfFailed(stub->GetJob(&context, request, &reply), options, concat("job ", job));
     return reply.json();
@@ -60,12 +71,13 @@ struct RequesterClient::Impl {
 
   void upload(uint64_t job, const std::string& provider, const std::string& path, const std::string& file,
               const std::string& sha256) {
+    const std::string secret = owned(job).secret();
     std::ifstream in(file, std::ios::binary | std::ios::ate);
     RAVNEST_CHECK_AS(ConfigError, in, "cannot read the artifact ", file);
     const uint64_t size = static_cast<uint64_t>(in.tellg());
     in.seekg(0);
     grpc::ClientContext context;
-    detail::prepareCall(context, options, 600);
+    detail::prepareCall(context, options, detail::transferSeconds(size));
     mm::ArtifactAck ack;
     auto writer = stub->PutArtifact(&context, &ack);
     std::string buffer(detail::kArtifactChunkBytes, '\0');
@@ -74,6 +86,7 @@ struct RequesterClient::Impl {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       mm::ArtifactChunk chunk;
       chunk.set_job(job);
+      chunk.set_secret(secret);
       chunk.set_provider(provider);
       chunk.set_path(path);
       chunk.set_size(size);
@@ -112,6 +125,7 @@ uint64_t RequesterClient::submitJob(uint32_t providers, double waitS) {
   mm::JobId reply;
   detail::throwIfFailed(impl_->stub->SubmitJob(&context, request, &reply), impl_->options, "submit a job");
   std::lock_guard lock(impl_->mutex);
+  impl_->secrets[reply.job()] = reply.secret();
   impl_->open.insert(reply.job());
   return reply.job();
 }
@@ -138,6 +152,7 @@ void RequesterClient::commit(uint64_t job, const std::string& planJson) {
   detail::prepareCall(context, impl_->options, kCallTimeoutS);
   mm::CommitRequest request;
   request.set_job(job);
+  request.set_secret(impl_->owned(job).secret());
   request.set_plan_json(planJson);
   mm::Empty reply;
   detail::throwIfFailed(impl_->stub->Commit(&context, request, &reply), impl_->options, concat("commit job ", job));
@@ -148,8 +163,7 @@ void RequesterClient::commit(uint64_t job, const std::string& planJson) {
 void RequesterClient::cancel(uint64_t job) {
   grpc::ClientContext context;
   detail::prepareCall(context, impl_->options, kCallTimeoutS);
-  mm::JobId request;
-  request.set_job(job);
+  const mm::JobId request = impl_->owned(job);
   mm::Empty reply;
   {
     std::lock_guard lock(impl_->mutex);

@@ -21,11 +21,15 @@ namespace {
 constexpr size_t kMaxRequestBytes = 8192;
 constexpr int kClientTimeoutMs = 5000;
 
+// Writes the whole answer within kClientTimeoutMs, or gives up: one slow reader must not hold the only thread.
 void sendAll(int fd, const std::string& data) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClientTimeoutMs);
   size_t sent = 0;
   while (sent < data.size()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, kClientTimeoutMs) <= 0) return;
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return;
     const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return;
     sent += static_cast<size_t>(n);

@@ -66,7 +66,7 @@ ClusterAveraging::ClusterAveraging(PeerServer& server, const NodeConfig& config,
 
 ClusterAveraging::~ClusterAveraging() = default;
 
-void ClusterAveraging::waitForRingPeers(std::chrono::milliseconds timeout) const {
+void ClusterAveraging::waitForRingPeers(std::chrono::milliseconds timeout, const std::function<bool()>& stopped) const {
   if (!enabled()) return;
   const auto joined = [](const std::set<std::string>& addresses) {
     std::string text;
@@ -77,7 +77,7 @@ void ClusterAveraging::waitForRingPeers(std::chrono::milliseconds timeout) const
   const auto silent = unreachableAfter(nodeName_, ringPeers_, transport_, timeout, [&](const auto& waiting) {
     logger(nodeName_)->warn("waiting for the all-reduce peers {} to answer: start the other clusters' providers "
                             "(giving up after {} s)", joined(waiting), seconds);
-  });
+  }, stopped);
   if (silent.empty()) return;
   throw TimeoutError(nodeName_ + ": the all-reduce peers " + joined(silent) + " did not answer within " + seconds +
                      " s: start the other clusters' providers");

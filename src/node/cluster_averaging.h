@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -48,7 +49,7 @@ class ClusterAveraging {
   /// Waits until the next member of every ring answers a ping: a cluster that needs no other node of its own
   /// may reach its first average before the other clusters listen. Throws TimeoutError naming those that never
   /// answered within `timeout`.
-  void waitForRingPeers(std::chrono::milliseconds timeout) const;
+  void waitForRingPeers(std::chrono::milliseconds timeout, const std::function<bool()>& stopped = {}) const;
   /// Averages completed so far. Thread-safe.
   uint64_t completed() const { return enabled() ? reducer_->rounds() : 0; }
   /// After each backward pass: averages when the periodic interval is reached.

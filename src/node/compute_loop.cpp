@@ -28,9 +28,11 @@ ComputeLoop::ComputeLoop(Context context)
       backwardPasses_(context_.resumeFrom.backwardPasses) {}
 
 void ComputeLoop::runOnComputeThread() {
-  context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout);
+  // A node stopped while it waits (a peer's abort) ends the wait at once; the loop below then sees it closed.
+  const auto stopped = [this] { return context_.scheduler.closed(); };
+  context_.links.waitUntilReachable(context_.plan.peers(), context_.options.startupTimeout, stopped);
   context_.peersReachable();
-  context_.averaging.waitForRingPeers(context_.options.startupTimeout);
+  context_.averaging.waitForRingPeers(context_.options.startupTimeout, stopped);
   logger(context_.config.name())->info("stage {} of {} ready", context_.plan.stage, context_.plan.lastStage + 1);
   clock_.start();
   while (running_) {

@@ -29,7 +29,8 @@ void PeerLinks::send(int stage, Message message, CodecKind codec) {
   client(stage).send(std::move(message), codec);
 }
 
-void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout) {
+void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout,
+                                   const std::function<bool()>& stopped) {
   std::set<std::string> addresses;
   for (int stage : stages) addresses.insert(config_.clusterNodes[stage].address);
   const std::string seconds = std::to_string(timeout.count() / 1000);
@@ -44,7 +45,8 @@ void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::mil
       unreachableAfter(config_.name(), addresses, options_, timeout, [&](const std::set<std::string>& silent) {
         logger(config_.name())->warn("waiting for {} to answer: {} (giving up after {} s)", describeSilent(silent),
                                      startTheirProviders(silent.size()), seconds);
-      });
+      },
+      stopped);
   if (unreachable.empty()) return;
   const bool one = unreachable.size() == 1;
   throw TimeoutError(config_.name() + ": " + describeSilent(unreachable) + " did not answer within " + seconds +

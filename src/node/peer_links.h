@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,9 +26,10 @@ class PeerLinks {
   /// Sends `message` to the node of `stage`. Throws what PeerClient::send throws, with both node names.
   void send(int stage, Message message, CodecKind codec = CodecKind::kNone);
 
-  /// Waits until every stage in `stages` answers a ping, retrying with fresh connections until `timeout`.
-  /// Throws TimeoutError naming the nodes that never answered.
-  void waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout);
+  /// Waits until every stage in `stages` answers a ping, retrying with fresh connections until `timeout`, or
+  /// until `stopped` says the node was stopped meanwhile. Throws TimeoutError naming the nodes that never answered.
+  void waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout,
+                          const std::function<bool()>& stopped = {});
 
   /// Sends `message` to the node of every stage in `stages`, best effort: each try gives up after `deadline`,
   /// and failures are ignored (the peer may already be gone). For aborts and farewells.

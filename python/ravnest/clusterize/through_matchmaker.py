@@ -31,9 +31,8 @@ NODE_CONFIGS = Path("node_data") / "node_configs.json"
 _POLL_SECONDS = 0.5
 
 
-def submit_and_wait(client, providers, wait):
-    """Opens the job and returns (job id, its view once measured). Raises ValueError when it was dropped."""
-    job = client.submit_job(providers or 0, float(wait or 0))
+def wait_until_measured(client, job, providers, wait):
+    """The job's view once its providers are measured. Raises ValueError when it was dropped."""
     wanted = f"{providers} provider(s)" if providers else f"every provider that comes within {wait:g} s"
     print(f"clusterize: job {job} submitted; waiting for {wanted}", flush=True)
     shown = None
@@ -46,7 +45,7 @@ def submit_and_wait(client, providers, wait):
             detail = f", links measured {done}/{total}" if state == "probing" else ""
             print(f"clusterize: job {job}: {state}, {members} provider(s){detail}", flush=True)
         if view["state"] == "measured":
-            return job, view
+            return view
         if view["state"] == "dropped":
             raise ValueError(f"the matchmaker dropped job {job}: {view['message']}")
         time.sleep(_POLL_SECONDS)
@@ -135,8 +134,9 @@ def clusterize_through_matchmaker(plan_job, matchmaker, providers, wait, matchma
         raise ValueError(f"providers must be a positive integer, got {providers!r}")
     token = matchmaker_token if matchmaker_token is not None else os.environ.get(TOKEN_ENV, "")
     client = _C.RequesterClient(matchmaker, token=token, tls_ca=tls_ca or "")
-    job, view = submit_and_wait(client, providers, wait)
+    job = client.submit_job(providers or 0, float(wait or 0))
     try:
+        view = wait_until_measured(client, job, providers, wait)
         nodes, names, gflops, latencies, links = measured_nodes(view, hand_given_benchmarks(NODE_CONFIGS))
         requester_gflops = _C.measure_provider(0.1)["matmul_gflops"]
         with tempfile.TemporaryDirectory(prefix="ravnest-job-") as folder:

@@ -108,8 +108,9 @@ TEST_F(MatchmakerServiceTest, ImpossibleFiguresAreRefusedByName) {
     EXPECT_NE(status.error_message().find(field + " = "), std::string::npos) << status.error_message();
     EXPECT_NE(status.error_message().find("impossible"), std::string::npos) << status.error_message();
   }
-  mm::JoinRequest badName = joinRequest("../etc");
-  EXPECT_EQ(join(badName).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const char* badName : {"../etc", "..", ".", "-x", ""}) {
+    EXPECT_EQ(join(joinRequest(badName)).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << badName;
+  }
   mm::JoinRequest badAddress = joinRequest("p");
   badAddress.set_address("nowhere");
   EXPECT_EQ(join(badAddress).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -188,6 +189,7 @@ TEST_F(MatchmakerServiceTest, UploadsWithAWrongChecksumOrMissingBytesOrABadPathA
     auto writer = stub_->PutArtifact(context.get(), &ack);
     mm::ArtifactChunk chunk;
     chunk.set_job(job.job());
+    chunk.set_secret(job.secret());
     chunk.set_provider("p");
     chunk.set_path(path);
     chunk.set_size(size);
@@ -211,6 +213,35 @@ TEST_F(MatchmakerServiceTest, UploadsWithAWrongChecksumOrMissingBytesOrABadPathA
   status = put("nodes/node_0.json", "hello", uint64_t{1} << 40, good);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
   EXPECT_TRUE(put("nodes/node_0.json", "hello", 5, good).ok());
+  // Without the job's secret another holder of the token can neither upload nor cancel.
+  const std::string secret = job.secret();
+  job.set_secret("guess");
+  EXPECT_EQ(put("nodes/node_0.json", "hello", 5, good).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  mm::Empty empty;
+  EXPECT_EQ(stub_->CancelJob(call().get(), job, &empty).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  job.set_secret(secret);
+  EXPECT_TRUE(stub_->CancelJob(call().get(), job, &empty).ok());
+}
+
+TEST_F(MatchmakerServiceTest, AJobThatCannotBeFilledHoldsNobodyBack) {
+  ASSERT_TRUE(join(joinRequest("one", 1)).ok());
+  ASSERT_TRUE(join(joinRequest("two", 2)).ok());
+  mm::JobRequest big, small;
+  big.set_providers(10);
+  small.set_providers(2);
+  mm::JobId first, second;
+  ASSERT_TRUE(stub_->SubmitJob(call().get(), big, &first).ok());
+  ASSERT_TRUE(stub_->SubmitJob(call().get(), small, &second).ok());
+  mm::JobView view;
+  ASSERT_TRUE(stub_->GetJob(call().get(), first, &view).ok());
+  EXPECT_NE(view.json().find("\"members\":[]"), std::string::npos) << view.json();
+  ASSERT_TRUE(stub_->GetJob(call().get(), second, &view).ok());
+  EXPECT_NE(view.json().find("\"state\":\"probing\""), std::string::npos) << view.json();
+  EXPECT_NE(view.json().find("\"one\""), std::string::npos) << view.json();
+  EXPECT_NE(view.json().find("\"two\""), std::string::npos) << view.json();
+  mm::JobId stranger = second;
+  stranger.set_secret("");
+  EXPECT_EQ(stub_->GetJob(call().get(), stranger, &view).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(MatchmakerServiceTest, ARestartedMatchmakerRecoversItsJobsAndProvidersFromSqlite) {
@@ -221,12 +252,10 @@ TEST_F(MatchmakerServiceTest, ARestartedMatchmakerRecoversItsJobsAndProvidersFro
   ASSERT_TRUE(stub_->SubmitJob(call().get(), request, &job).ok());
   server_.reset();
   start();
-  mm::JobId asked;
-  asked.set_job(job.job());
   mm::JobView view;
-  ASSERT_TRUE(stub_->GetJob(call().get(), asked, &view).ok());
-  EXPECT_NE(view.json().find("\"keeper\""), std::string::npos) << view.json();
+  ASSERT_TRUE(stub_->GetJob(call().get(), job, &view).ok()) << "the job and its secret are known after the restart";
   EXPECT_NE(view.json().find("\"state\":\"waiting\""), std::string::npos) << view.json();
+  EXPECT_EQ(view.json().find(job.secret()), std::string::npos) << "the view must not show the secret";
   mm::HeartbeatRequest beat;
   beat.set_name("keeper");
   beat.set_session(1);
