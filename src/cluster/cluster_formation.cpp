@@ -17,8 +17,8 @@
 // - With measured links (options.links) the cost gains two terms, so that well-connected nodes share a
 //   cluster: the spread of the clusters' link speeds, and how far their mean falls below the fastest link there is
 //   (a cluster's link speed is the slowest link of the maximum spanning tree over its members: the best any
-//   stage order can do; a one-node cluster's is its link to the matchmaker). With every node's GFLOP/s known, the
-//   spread of the clusters' summed GFLOP/s is added as well (stages are sized by compute, so a cluster computes at
+//   stage order can do; a one-node cluster, which has no pipeline link, counts as the fastest; the yardstick is
+//   the fastest peer link). With every node's GFLOP/s known, the spread of the clusters' summed GFLOP/s is added as well (stages are sized by compute, so a cluster computes at
 //   about the sum of its members' speeds, and the all-reduce waits for the slowest cluster).
 // - With K left free, K runs from the largest count the total RAM allows down to 1, and the first K
 //   whose best individual is feasible is returned. Above kLinearSearchUpTo candidate counts, K is the largest
@@ -82,7 +82,11 @@ class LinkTable {
       if (!inserted) it->second = std::min(it->second, speed);
       fastest_ = std::max(fastest_, speed);
     }
-    for (const NodeResources& node : nodes) fastest_ = std::max(fastest_, own(node));
+    // The yardstick is the fastest peer link: a node's link to the matchmaker is no pipeline link, and far faster
+    // on a LAN, so measuring against it would shrink every difference between groupings.
+    if (fastest_ == 0.0) {
+      for (const NodeResources& node : nodes) fastest_ = std::max(fastest_, own(node));
+    }
   }
 
   double speed(int a, int b) const {
@@ -110,7 +114,7 @@ class LinkTable {
 
   // The slowest edge of the maximum spanning tree over `count` members (Prim's algorithm, O(count^2)).
   double bottleneck(const int* members, std::size_t count) const {
-    if (count == 1) return own(nodes_[members[0]]);
+    if (count == 1) return fastest_;  // one stage: no pipeline link holds it back
     best_.assign(count, -1.0);
     inTree_.assign(count, false);
     double slowest = INFINITY;

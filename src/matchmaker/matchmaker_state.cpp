@@ -247,7 +247,9 @@ matchmaking::HeartbeatReply MatchmakerState::heartbeat(const matchmaking::Heartb
     for (const auto& task : tasks->second) *reply.add_probes() = task;
     tasksFor_.erase(tasks);
   }
-  if (jobId != 0 && jobs_.count(jobId) && running(jobs_[jobId]) && p["node_name"].is_string()) {
+  // Until the provider has its files: once it reports training, heartbeats cost no artifact lookup.
+  if (jobId != 0 && p["state"] == "assigned" && jobs_.count(jobId) && running(jobs_[jobId]) &&
+      p["node_name"].is_string()) {
     auto* assignment = reply.mutable_assignment();
     assignment->set_job(jobId);
     assignment->set_node_name(p["node_name"].get<std::string>());

@@ -1,13 +1,9 @@
 #include "matchmaker/status_http.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 
 #include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"

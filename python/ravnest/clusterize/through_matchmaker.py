@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import _C
 from .node_configs import NodeConfig, load_node_configs
+from .step_time import predicted_step_seconds
 from .writer import ROUTING_FILE, SUBMODULE_FILE
 
 log = logging.getLogger("ravnest.clusterize")
@@ -157,8 +158,6 @@ def clusterize_through_matchmaker(plan_job, matchmaker, providers, wait, matchma
 
 
 def _summary(job, view, clusters, names, gflops, latencies, links, nodes, analysed, splits, requester_gflops):
-    from .step_time import predicted_step_seconds
-
     profiles = {provider["name"]: provider["profile"] for provider in view["providers"]}
     result = {"job": job, "clusters": [], "providers": profiles, "links": view["links"]}
     for cluster_id, (cluster, split) in enumerate(zip(clusters, splits)):
