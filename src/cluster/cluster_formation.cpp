@@ -18,8 +18,9 @@
 //   cluster: the spread of the clusters' link speeds, and how far their mean falls below the fastest link there is
 //   (a cluster's link speed is the slowest link of the maximum spanning tree over its members: the best any
 //   stage order can do; a one-node cluster, which has no pipeline link, counts as the fastest; the yardstick is
-//   the fastest peer link). With every node's GFLOP/s known, the spread of the clusters' summed GFLOP/s is added as well (stages are sized by compute, so a cluster computes at
-//   about the sum of its members' speeds, and the all-reduce waits for the slowest cluster).
+//   the fastest peer link). With every node's GFLOP/s known, the spread of the clusters' summed GFLOP/s is added
+//   as well (stages are sized by compute, so a cluster computes at about the sum of its members' speeds, and the
+//   all-reduce waits for the slowest cluster).
 // - With K left free, K runs from the largest count the total RAM allows down to 1, and the first K
 //   whose best individual is feasible is returned. Above kLinearSearchUpTo candidate counts, K is the largest
 //   count at which the greedy assignment is feasible, found by bisection, and one search runs there (the
