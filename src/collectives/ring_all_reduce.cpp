@@ -11,8 +11,8 @@
 #include "collectives/chunk_router.h"
 #include "collectives/grpc_chunk_receiver.h"
 #include "collectives/ring_layout.h"
-#include "comm/ring_listener.h"
-#include "comm/ring_wire.h"
+#include "comm/stream/stream_listener.h"
+#include "comm/stream/stream_wire.h"
 #include "collectives/segment_sender.h"
 #include "collectives/socket_chunk_receiver.h"
 #include "collectives/socket_chunk_sender.h"
@@ -23,8 +23,8 @@ namespace detail {
 
 /// A ring's connections to its neighbours, kept from round to round.
 struct RingConnections {
-  std::shared_ptr<RingSocket> incoming;  // from the previous member
-  std::shared_ptr<RingSocket> outgoing;  // to the next member
+  std::shared_ptr<StreamSocket> incoming;  // from the previous member
+  std::shared_ptr<StreamSocket> outgoing;  // to the next member
   bool nextTakesMessages = false;        // the next member advertised no ring port: send over gRPC
   std::vector<uint8_t> bounce;           // where uncompressed segments are read, piece by piece
 };
@@ -114,10 +114,10 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
       clients_.emplace(spec.nextAddress, std::make_unique<PeerClient>(nodeName_, spec.nextAddress, options_.transport));
     }
   }
-  if (ringSize > 1 && server.ringListener() != nullptr) {
-    server.ringListener()->setAdmission(
+  if (ringSize > 1 && server.streamListener() != nullptr) {
+    server.streamListener()->setAdmission(
         [this](uint32_t ringId, const std::string& sender) { return ringConnectionRefusal(ringId, sender); });
-    listener_ = server.ringListener();
+    listener_ = server.streamListener();
     for (auto& connection : connections_) connection->bounce.resize(kReadPieceBytes);
   }
   server_.setValidator(MessageKind::kRingChunk, [this](const Message& message) { validateChunk(message); });
@@ -319,9 +319,9 @@ std::unique_ptr<detail::ChunkSender> RingAllReduce::openSender(size_t ringIndex,
     connection.nextTakesMessages = port == 0;
     if (port != 0) {
       const auto deadline = Clock::now() + options_.transport.deadline;
-      std::shared_ptr<detail::RingSocket> socket;
+      std::shared_ptr<detail::StreamSocket> socket;
       try {
-        socket = detail::RingSocket::connect(detail::splitHostPort(spec.nextAddress).first, port, deadline);
+        socket = detail::StreamSocket::connect(detail::splitHostPort(spec.nextAddress).first, port, deadline);
       } catch (const NetworkError& error) {
         throw NetworkError(detail::concat(
             "node ", nodeName_, ": ", error.what(), ". The next member of ring ", spec.ringId, " (",
@@ -329,7 +329,7 @@ std::unique_ptr<detail::ChunkSender> RingAllReduce::openSender(size_t ringIndex,
             ": let that port through its firewall, or start the nodes with ring_port set to a port that is open "
             "(or to -1: ring chunks then go through the nodes' own ports, more slowly)"));
       }
-      detail::introduce(*socket, {spec.ringId, options_.transport.authToken, nodeName_}, deadline);
+      detail::introduce(*socket, {detail::StreamChannel::kRing, spec.ringId, options_.transport.authToken, nodeName_}, deadline);
       connection.outgoing = std::move(socket);
     }
   }

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "comm/ring_wire.h"
+#include "comm/stream/stream_wire.h"
 #include "comm/arrival_sum.h"
 #include "ravnest/common/error.h"
 #include "tensor/finiteness.h"
@@ -44,7 +44,7 @@ void addAndDivide(float* mean, const uint8_t* piece, int64_t count, float member
 
 }  // namespace
 
-SocketChunkReceiver::SocketChunkReceiver(RingSocket& socket, std::vector<uint8_t>& bounce,
+SocketChunkReceiver::SocketChunkReceiver(StreamSocket& socket, std::vector<uint8_t>& bounce,
                                          std::chrono::milliseconds deadline, std::string waitingFor,
                                          std::shared_ptr<TrafficCounters> traffic, std::string sender)
     : socket_(socket),

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "collectives/chunk_channels.h"
-#include "comm/ring_socket.h"
+#include "comm/stream/stream_socket.h"
 #include "ravnest/comm/traffic_counters.h"
 #include "ravnest/tensor/codec.h"
 
@@ -23,7 +23,7 @@ class SocketChunkReceiver final : public ChunkReceiver {
  public:
   /// `bounce` is reused across rounds (a fresh buffer would page-fault every round). `waitingFor` names the
   /// previous member in errors and `sender` is its node name for `traffic` (may be null).
-  SocketChunkReceiver(RingSocket& socket, std::vector<uint8_t>& bounce, std::chrono::milliseconds deadline,
+  SocketChunkReceiver(StreamSocket& socket, std::vector<uint8_t>& bounce, std::chrono::milliseconds deadline,
                       std::string waitingFor, std::shared_ptr<TrafficCounters> traffic, std::string sender);
 
   void addInto(const RingTag& tag, at::Tensor& sum, const at::Tensor& addend) override;
@@ -42,7 +42,7 @@ class SocketChunkReceiver final : public ChunkReceiver {
   [[noreturn]] void reject(const std::string& reason);
   void counted(const TensorMeta& meta);
 
-  RingSocket& socket_;
+  StreamSocket& socket_;
   std::vector<uint8_t>& bounce_;
   const std::chrono::milliseconds deadline_;
   const std::string waitingFor_;

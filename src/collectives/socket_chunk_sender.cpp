@@ -1,6 +1,6 @@
 #include "collectives/socket_chunk_sender.h"
 
-#include "comm/ring_wire.h"
+#include "comm/stream/stream_wire.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {
@@ -11,7 +11,7 @@ constexpr std::chrono::milliseconds kRefusalWait{200};
 
 }  // namespace
 
-SocketChunkSender::SocketChunkSender(std::shared_ptr<RingSocket> socket, CodecKind codec,
+SocketChunkSender::SocketChunkSender(std::shared_ptr<StreamSocket> socket, CodecKind codec,
                                      std::chrono::milliseconds deadline, std::shared_ptr<TrafficCounters> traffic,
                                      std::string target, std::function<void()> onFailure)
     : socket_(std::move(socket)),

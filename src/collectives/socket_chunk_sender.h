@@ -7,7 +7,7 @@
 
 #include "collectives/chunk_channels.h"
 #include "common/send_queue.h"
-#include "comm/ring_socket.h"
+#include "comm/stream/stream_socket.h"
 #include "ravnest/comm/traffic_counters.h"
 #include "ravnest/tensor/codec.h"
 
@@ -21,7 +21,7 @@ class SocketChunkSender final : public ChunkSender {
  public:
   /// `onFailure` runs once on the writer thread when a write fails (the ring stops waiting on its reads).
   /// `traffic` (may be null) counts the bytes written under `target`.
-  SocketChunkSender(std::shared_ptr<RingSocket> socket, CodecKind codec, std::chrono::milliseconds deadline,
+  SocketChunkSender(std::shared_ptr<StreamSocket> socket, CodecKind codec, std::chrono::milliseconds deadline,
                     std::shared_ptr<TrafficCounters> traffic, std::string target, std::function<void()> onFailure);
 
   void send(const RingTag& tag, const at::Tensor& segment) override;
@@ -36,7 +36,7 @@ class SocketChunkSender final : public ChunkSender {
   /// Encodes `segment` (on the writer thread, so that compression overlaps the ring's reads) and writes it.
   void write(const Segment& segment);
 
-  const std::shared_ptr<RingSocket> socket_;
+  const std::shared_ptr<StreamSocket> socket_;
   const CodecKind codec_;
   const std::chrono::milliseconds deadline_;
   const std::shared_ptr<TrafficCounters> traffic_;

@@ -5,7 +5,7 @@
 
 #include <ATen/ATen.h>
 
-#include "comm/message_framing.h"
+#include "comm/message_encoding.h"
 #include "comm/receive_buffer_pool.h"
 #include "ravnest/common/error.h"
 #include "tensor/finiteness.h"
@@ -64,23 +64,39 @@ void PayloadAssembler::append(const uint8_t* data, size_t size) {
     return;
   }
   while (size > 0) {
-    EncodedTensor& target = tensors_[currentTensor_];
-    const int64_t room = target.meta.byteCount - offsetInCurrent_;
-    if (room == 0) {
-      ++currentTensor_;
-      offsetInCurrent_ = 0;
-      checkedInCurrent_ = 0;
-      continue;
-    }
-    if (!target.bytes.defined()) target.bytes = ReceiveBufferPool::shared().take(target.meta.byteCount);
-    const int64_t length = std::min<int64_t>(room, static_cast<int64_t>(size));
-    std::memcpy(target.bytes.data_ptr<uint8_t>() + offsetInCurrent_, data, static_cast<size_t>(length));
-    offsetInCurrent_ += length;
-    checkArrivedElements(target);
-    receivedBytes_ += length;
+    const auto [target, room] = nextBuffer();
+    const size_t length = std::min(room, size);
+    std::memcpy(target, data, length);
+    arrived(length);
     data += length;
-    size -= static_cast<size_t>(length);
+    size -= length;
   }
+}
+
+void PayloadAssembler::skipCompleteTensors() {
+  while (offsetInCurrent_ == tensors_[currentTensor_].meta.byteCount) {
+    ++currentTensor_;
+    offsetInCurrent_ = 0;
+    checkedInCurrent_ = 0;
+  }
+}
+
+std::pair<uint8_t*, size_t> PayloadAssembler::nextBuffer() {
+  RAVNEST_CHECK(!arrivalSum_ && !complete(), "payload: no bytes are missing, or they are reduced on arrival");
+  skipCompleteTensors();
+  EncodedTensor& target = tensors_[currentTensor_];
+  if (!target.bytes.defined()) target.bytes = ReceiveBufferPool::shared().take(target.meta.byteCount);
+  return {target.bytes.data_ptr<uint8_t>() + offsetInCurrent_,
+          static_cast<size_t>(target.meta.byteCount - offsetInCurrent_)};
+}
+
+void PayloadAssembler::arrived(size_t size) {
+  const EncodedTensor& target = tensors_[currentTensor_];
+  RAVNEST_CHECK(static_cast<int64_t>(size) <= target.meta.byteCount - offsetInCurrent_,
+                "payload: more bytes arrived than the buffer had room for");
+  offsetInCurrent_ += static_cast<int64_t>(size);
+  receivedBytes_ += static_cast<int64_t>(size);
+  checkArrivedElements(target);
 }
 
 void PayloadAssembler::checkArrivedElements(const EncodedTensor& target) {

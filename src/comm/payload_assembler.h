@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "comm/arrival_sum.h"
@@ -37,6 +38,13 @@ class PayloadAssembler {
   /// Copies the next `size` payload bytes into place. Throws ProtocolError past the declared byte count.
   void append(const uint8_t* data, size_t size);
 
+  /// Where the next payload bytes belong, for a transport that reads them straight into place: the current
+  /// tensor's buffer (allocated now) from the first missing byte, and how many bytes fit there. Then
+  /// arrived() says how many were written. Not with reduceOnArrival. Only while !complete().
+  std::pair<uint8_t*, size_t> nextBuffer();
+  /// `size` bytes (at most nextBuffer()'s room) were written at nextBuffer().
+  void arrived(size_t size);
+
   bool complete() const { return receivedBytes_ == expectedBytes_; }
   int64_t receivedBytes() const { return receivedBytes_; }
   int64_t expectedBytes() const { return expectedBytes_; }
@@ -49,6 +57,8 @@ class PayloadAssembler {
   const std::string& nonFiniteTensor() const { return nonFiniteTensor_; }
 
  private:
+  /// Moves past tensors that are complete (or empty) to the one the next byte belongs to.
+  void skipCompleteTensors();
   /// Checks the elements of the current tensor that arrived complete since the last call.
   void checkArrivedElements(const EncodedTensor& target);
 

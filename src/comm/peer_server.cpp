@@ -8,24 +8,27 @@
 #include <grpcpp/server_builder.h>
 
 #include "comm/allocator_tuning.h"
-#include "comm/message_framing.h"
-#include "comm/peer_service.h"
-#include "comm/ring_listener.h"
+#include "comm/grpc/message_framing.h"
+#include "comm/grpc/peer_service.h"
+#include "comm/stream/message_stream_receiver.h"
+#include "comm/stream/stream_listener.h"
 #include "comm/server_state.h"
-#include "comm/tls_credentials.h"
+#include "comm/grpc/tls_credentials.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
 
 struct PeerServer::Impl {
-  Impl(std::string nodeName, TransportOptions options) : state(std::move(nodeName), std::move(options)), service(state) {}
+  Impl(std::string nodeName, TransportOptions options)
+      : state(std::move(nodeName), std::move(options)), service(state), messageStreams(state) {}
 
   detail::ServerState state;
   detail::PeerService service;
+  detail::MessageStreamReceiver messageStreams;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::string host;
-  std::unique_ptr<detail::RingListener> ringListener;
+  std::unique_ptr<detail::StreamListener> streamListener;
   std::once_flag shutdownOnce;
 };
 
@@ -53,12 +56,14 @@ PeerServer::PeerServer(std::string nodeName, const std::string& listenAddress, T
   }
   const bool tls = !impl_->state.options.tlsCertFile.empty();
   if (!tls && impl_->state.options.ringPort != TransportOptions::kNoRingConnections) {
-    impl_->ringListener = std::make_unique<detail::RingListener>(impl_->state.node, impl_->host,
-                                                                 impl_->state.options.ringPort,
-                                                                 impl_->state.options.authToken);
-    impl_->state.ringPort = impl_->ringListener->port();
+    impl_->streamListener = std::make_unique<detail::StreamListener>(
+        impl_->state.node, impl_->host, impl_->state.options.ringPort, impl_->state.options.authToken,
+        [this](std::shared_ptr<detail::StreamSocket> socket, std::string sender) {
+          return impl_->messageStreams.serve(std::move(socket), std::move(sender));
+        });
+    impl_->state.ringPort = impl_->streamListener->port();
   }
-  impl_->state.log->info("listening on {} (port {}{}, ring connections on {})", listenAddress, impl_->port,
+  impl_->state.log->info("listening on {} (port {}{}, direct connections on {})", listenAddress, impl_->port,
                          tls ? ", TLS" : ", plaintext", impl_->state.ringPort.load());
 }
 
@@ -74,8 +79,8 @@ int PeerServer::ringPort() const {
   return impl_->state.ringPort.load();
 }
 
-detail::RingListener* PeerServer::ringListener() {
-  return impl_->ringListener.get();
+detail::StreamListener* PeerServer::streamListener() {
+  return impl_->streamListener.get();
 }
 
 const std::string& PeerServer::nodeName() const {
@@ -109,7 +114,8 @@ uint64_t PeerServer::skippedMessages() const {
 void PeerServer::shutdown() {
   std::call_once(impl_->shutdownOnce, [this] {
     for (auto& inbox : impl_->state.inboxes) inbox->close();
-    if (impl_->ringListener) impl_->ringListener->close();
+    if (impl_->streamListener) impl_->streamListener->close();
+    impl_->messageStreams.close();
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     impl_->server->Wait();
     impl_->state.log->info("stopped");

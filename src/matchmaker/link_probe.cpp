@@ -20,7 +20,7 @@
 #include <cstring>
 #include <vector>
 
-#include "comm/ring_socket.h"  // splitHostPort
+#include "comm/stream/stream_socket.h"  // splitHostPort
 #include "common/constant_time.h"
 #include "matchmaker/artifact_files.h"  // Sha256
 #include "ravnest/common/error.h"

@@ -3,7 +3,7 @@
 #include <grpcpp/create_channel.h>
 
 #include "comm/server_state.h"  // kTokenMetadataKey
-#include "comm/tls_credentials.h"
+#include "comm/grpc/tls_credentials.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {

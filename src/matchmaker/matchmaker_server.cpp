@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "comm/tls_credentials.h"
+#include "comm/grpc/tls_credentials.h"
 #include "matchmaker/matchmaker_service.h"
 #include "matchmaker/matchmaker_state.h"
 #include "matchmaker/status_http.h"

@@ -6,7 +6,7 @@
 #include <random>
 #include <regex>
 
-#include "comm/ring_socket.h"  // splitHostPort
+#include "comm/stream/stream_socket.h"  // splitHostPort
 #include "common/constant_time.h"
 #include "matchmaker/artifact_files.h"
 #include "matchmaker/probe_plan.h"

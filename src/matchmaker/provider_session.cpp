@@ -17,7 +17,7 @@
 #include <random>
 #include <thread>
 
-#include "comm/ring_socket.h"  // splitHostPort
+#include "comm/stream/stream_socket.h"  // splitHostPort
 #include "matchmaker.grpc.pb.h"
 #include "matchmaker/artifact_files.h"
 #include "matchmaker/link_probe.h"

@@ -15,6 +15,7 @@ void Outbox::post(Message message, CodecKind codec) {
 
 void Outbox::close() {
   queue_.drain();
+  links_.flush(stage_);
 }
 
 }  // namespace ravnest::detail

@@ -18,7 +18,8 @@ class Outbox {
 
   /// Compute thread: queues `message`. Throws the failure of an earlier send.
   void post(Message message, CodecKind codec);
-  /// Waits until everything queued was sent. Throws the failure of a send.
+  /// Waits until everything queued was sent and is in the peer's inbox. Throws the failure of a send, or the
+  /// peer's rejection of one.
   void close();
 
  private:

@@ -25,6 +25,8 @@ class PeerLinks {
 
   /// Sends `message` to the node of `stage`. Throws what PeerClient::send throws, with both node names.
   void send(int stage, Message message, CodecKind codec = CodecKind::kNone);
+  /// Returns once every message sent to `stage` is in its inbox (PeerClient::flush).
+  void flush(int stage);
 
   /// Waits until every stage in `stages` answers a ping, retrying with fresh connections until `timeout`, or
   /// until `stopped` says the node was stopped meanwhile. Throws TimeoutError naming the nodes that never answered.

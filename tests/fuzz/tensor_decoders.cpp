@@ -7,9 +7,9 @@
 #include <cstring>
 #include <vector>
 
-#include "comm/message_framing.h"
+#include "comm/grpc/message_framing.h"
 #include "comm/payload_assembler.h"
-#include "comm/slice_reader.h"
+#include "comm/grpc/slice_reader.h"
 #include "invariant.h"
 #include "ravnest.pb.h"
 #include "ravnest/common/error.h"

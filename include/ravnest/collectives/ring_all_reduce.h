@@ -24,7 +24,7 @@ class ArrivalRegistry;
 class ChunkReceiver;
 class ChunkRouter;
 class ChunkSender;
-class RingListener;
+class StreamListener;
 struct RingConnections;
 struct RingLayout;
 }  // namespace detail
@@ -114,7 +114,7 @@ class RingAllReduce {
   std::map<std::string, std::unique_ptr<PeerClient>> clients_;
   std::unique_ptr<detail::ChunkRouter> router_;
   std::unique_ptr<detail::ArrivalRegistry> arrivals_;
-  detail::RingListener* listener_ = nullptr;  // server_'s; null: chunks come through server_ as messages
+  detail::StreamListener* listener_ = nullptr;  // server_'s; null: chunks come through server_ as messages
   std::vector<std::unique_ptr<detail::RingConnections>> connections_;  // per ring
   std::atomic<uint64_t> round_{0};
 };

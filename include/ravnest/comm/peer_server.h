@@ -16,7 +16,7 @@
 namespace ravnest {
 
 namespace detail {
-class RingListener;
+class StreamListener;
 }  // namespace detail
 
 /// Where a message's payload is reduced while it arrives, instead of being copied into a buffer of its own:
@@ -27,12 +27,14 @@ struct ArrivalReduction {
   at::Tensor addend;
 };
 
-/// The gRPC server of one node: it receives messages from peers into one bounded inbox per message kind and
-/// answers pings. Listening starts in the constructor and stops in shutdown() or the destructor.
+/// The server of one node: it receives messages from peers into one bounded inbox per message kind and answers
+/// pings. Two transports fill the inboxes: gRPC (every kind; control, TLS jobs, and the fallback) and direct
+/// connections, plain TCP on a port of their own, for pipeline messages and ring chunks (docs/wire_protocol.md).
+/// Listening starts in the constructor and stops in shutdown() or the destructor.
 class PeerServer {
  public:
-  /// Listens on `listenAddress` ("host:port"; port 0 picks a free one), and for ring connections on the same
-  /// host at a free port. Throws NetworkError when the address cannot be bound, e.g. the port is in use.
+  /// Listens on `listenAddress` ("host:port"; port 0 picks a free one), and for direct connections on the same
+  /// host at TransportOptions::ringPort. Throws NetworkError when the address cannot be bound, e.g. the port is in use.
   PeerServer(std::string nodeName, const std::string& listenAddress, TransportOptions options = {});
   ~PeerServer();
   PeerServer(const PeerServer&) = delete;
@@ -40,11 +42,11 @@ class PeerServer {
 
   /// The bound port.
   int port() const;
-  /// Where this node accepts ring connections, as every ping reply tells; 0 when it takes ring chunks as
-  /// messages (under TLS, or TransportOptions::ringPort kNoRingConnections).
+  /// Where this node accepts direct connections, as every ping reply tells; 0 when everything comes over gRPC
+  /// (under TLS, or TransportOptions::ringPort kNoRingConnections).
   int ringPort() const;
   /// The listener of those connections, for the node's RingAllReduce; null when ringPort() is 0.
-  detail::RingListener* ringListener();
+  detail::StreamListener* streamListener();
   const std::string& nodeName() const;
 
   /// The inbox that receives messages of `kind`. Lives as long as the server. Thread-safe.
@@ -71,7 +73,7 @@ class PeerServer {
   /// Messages with NaN or Inf dropped under NonFinitePolicy::kSkip since start.
   uint64_t skippedMessages() const;
 
-  /// Closes the inboxes (waiting senders get UNAVAILABLE) and the ring connections, then stops the server,
+  /// Closes the inboxes (waiting senders get UNAVAILABLE) and the direct connections, then stops the server,
   /// letting calls in flight finish for up to one second. Idempotent. Thread-safe.
   void shutdown();
 

@@ -26,11 +26,12 @@ struct TransportOptions {
   std::string tlsCertFile;
   std::string tlsKeyFile;
   std::string tlsCaFile;
-  /// Where the server also listens for ring connections: plain TCP connections, one per all-reduce ring, that
-  /// carry ring chunks straight into the reduction, without gRPC's framing and hand-offs (docs/wire_protocol.md).
-  /// 0: any free port on the server's host (peers learn it in a ping); a port number: that one, for a firewall
-  /// that must let it through; kNoRingConnections: none, ring chunks come as gRPC messages. They carry the job
-  /// token but are not encrypted, so a server with TLS never opens them.
+  /// Where the server also listens for direct connections: plain TCP connections that carry pipeline messages
+  /// (one per sending neighbour) and ring chunks (one per all-reduce ring) straight into their buffers, without
+  /// gRPC's framing and thread hand-offs (docs/wire_protocol.md). 0: any free port on the server's host (peers
+  /// learn it in a ping); a port number: that one, for a firewall that must let it through; kNoRingConnections:
+  /// none, everything comes over gRPC. They carry the job token but are not encrypted, so a server with TLS never
+  /// opens them. (The name is the original's option, ring_port, from when only ring chunks used them.)
   int ringPort = 0;
   static constexpr int kNoRingConnections = -1;
   /// Messages carrying NaN or Inf.

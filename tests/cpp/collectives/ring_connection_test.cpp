@@ -8,8 +8,8 @@
 #include <memory>
 #include <thread>
 
-#include "comm/ring_socket.h"
-#include "comm/ring_wire.h"
+#include "comm/stream/stream_socket.h"
+#include "comm/stream/stream_wire.h"
 #include "ravnest/collectives/ring_all_reduce.h"
 #include "ravnest/common/error.h"
 
@@ -23,7 +23,7 @@ detail::SteadyTime soon() {
   return std::chrono::steady_clock::now() + 5s;
 }
 
-void writeFrame(detail::RingSocket& socket, const RingTag& tag, const at::Tensor& values, int64_t sendBytes = -1) {
+void writeFrame(detail::StreamSocket& socket, const RingTag& tag, const at::Tensor& values, int64_t sendBytes = -1) {
   const EncodedTensor encoded = encodeTensor(values);
   const auto header = detail::encodeChunkHeader({tag, encoded.meta});
   const size_t payload = sendBytes < 0 ? static_cast<size_t>(encoded.meta.byteCount) : static_cast<size_t>(sendBytes);
@@ -69,9 +69,9 @@ class PreviousMemberTest : public ::testing::Test {
     ringPort_ = PeerClient("node_1", "127.0.0.1:" + std::to_string(server0_->port()), transport).ringPort();
   }
 
-  std::unique_ptr<detail::RingSocket> connect(const std::string& token, const std::string& sender, uint32_t ring = 5) {
-    auto socket = detail::RingSocket::connect("127.0.0.1", ringPort_, soon());
-    detail::introduce(*socket, {ring, token, sender}, soon());
+  std::unique_ptr<detail::StreamSocket> connect(const std::string& token, const std::string& sender, uint32_t ring = 5) {
+    auto socket = detail::StreamSocket::connect("127.0.0.1", ringPort_, soon());
+    detail::introduce(*socket, {detail::StreamChannel::kRing, ring, token, sender}, soon());
     return socket;
   }
 
@@ -116,8 +116,8 @@ TEST(RingConnectionTest, AHelloBeforeTheAllReduceExistsIsAnsweredOnceItDoes) {
   std::chrono::steady_clock::time_point answered;
   std::thread previous([&] {
     try {
-      auto socket = detail::RingSocket::connect("127.0.0.1", server.ringPort(), soon());
-      detail::introduce(*socket, {5, "", "node_1"}, soon());
+      auto socket = detail::StreamSocket::connect("127.0.0.1", server.ringPort(), soon());
+      detail::introduce(*socket, {detail::StreamChannel::kRing, 5, "", "node_1"}, soon());
       answered = std::chrono::steady_clock::now();
     } catch (...) {
       failure = std::current_exception();
@@ -172,12 +172,12 @@ TEST_F(PreviousMemberTest, AChunkSentAsAMessageIsRefusedWhileTheNodeTakesRingCon
 }
 
 TEST_F(PreviousMemberTest, BytesThatAreNotAHelloAreRefused) {
-  auto socket = detail::RingSocket::connect("127.0.0.1", ringPort_, soon());
+  auto socket = detail::StreamSocket::connect("127.0.0.1", ringPort_, soon());
   const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   const iovec part{const_cast<char*>(junk.data()), junk.size()};
   socket->writeAll(&part, 1, soon(), "junk");
   const std::string refusal = detail::readRefusal(*socket, soon());
-  EXPECT_NE(refusal.find("not a ravnest ring hello"), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find("not a ravnest hello"), std::string::npos) << refusal;
 }
 
 TEST_F(PreviousMemberTest, AFrameOfAnotherRoundIsRejectedAndTheSenderToldWhy) {

@@ -109,6 +109,7 @@ TEST(TransportTest, TwoServersExchangeTensorsInBothDirectionsAtOnce) {
 TEST(TransportTest, AFullInboxBlocksTheSenderUntilTheConsumerDrainsIt) {
   TransportOptions options;
   options.inboxCapacity = 1;
+  options.ringPort = TransportOptions::kNoRingConnections;  // gRPC: direct_connection_test has the other path
   PeerServer server("node_1", "127.0.0.1:0", options);
   PeerClient client("node_0", addressOf(server));
   client.send(messageOf({{"x", at::ones({1 << 20})}}, 1));
@@ -128,6 +129,7 @@ TEST(TransportTest, AFullInboxBlocksTheSenderUntilTheConsumerDrainsIt) {
 TEST(TransportTest, AFullInboxMakesTheSenderTimeOutAndLeaksNoSlot) {
   TransportOptions options;
   options.inboxCapacity = 1;
+  options.ringPort = TransportOptions::kNoRingConnections;  // gRPC: direct_connection_test has the other path
   PeerServer server("node_1", "127.0.0.1:0", options);
   PeerClient patient("node_0", addressOf(server));
   PeerClient hasty("node_0", addressOf(server), testing::optionsWithDeadline(milliseconds(300)));

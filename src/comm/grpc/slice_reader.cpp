@@ -1,4 +1,4 @@
-#include "comm/slice_reader.h"
+#include "comm/grpc/slice_reader.h"
 
 #include <algorithm>
 #include <cstring>

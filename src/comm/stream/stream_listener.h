@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <list>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -10,27 +12,34 @@
 #include <thread>
 #include <vector>
 
-#include "comm/ring_socket.h"
+#include "comm/stream/stream_socket.h"
 
 namespace ravnest::detail {
 
-/// Accepts the ring connections of a node's previous members: one plain TCP listening socket, one thread that
-/// accepts and checks each connection's hello (job token, ring, sender), and one parked connection per ring
-/// until the ring's thread takes it. A sender opens a fresh connection after a failure; the newest one wins.
+/// Accepts a node's direct connections: one plain TCP listening socket and one thread that accepts and checks
+/// each connection's hello (job token, channel, ring, sender). A message connection goes at once to the
+/// handler the server gave (MessageStreamReceiver). A ring connection, from the ring's previous member, is
+/// parked, one per ring, until the ring's thread takes it. A sender opens a fresh connection after a failure; the newest one wins.
 /// The node's server owns it from its start, so its port is in every ping reply before any all-reduce exists;
 /// a hello that comes before the node's RingAllReduce waits for it (its sender waits for the verdict).
-class RingListener {
+class StreamListener {
  public:
   /// Returns why `sender` may not send chunks of ring `ringId` here, or "" when it may.
   using Admission = std::function<std::string(uint32_t ringId, const std::string& sender)>;
 
+  /// Takes a message connection whose hello introduced `sender` with the right token; returns why it cannot,
+  /// or "" when it took it.
+  using MessageHandler = std::function<std::string(std::shared_ptr<StreamSocket> socket, std::string sender)>;
+
   /// Listens on `host` (the address the node's gRPC server listens on) at `port` (0: a free one). Connections
-  /// must carry `token` (none when empty). Throws NetworkError when the port cannot be bound.
-  RingListener(std::string nodeName, const std::string& host, int port, std::string token);
+  /// must carry `token` (none when empty); message connections go to `onMessages`. Throws NetworkError when the
+  /// port cannot be bound.
+  StreamListener(std::string nodeName, const std::string& host, int port, std::string token,
+                 MessageHandler onMessages);
   /// Calls close().
-  ~RingListener();
-  RingListener(const RingListener&) = delete;
-  RingListener& operator=(const RingListener&) = delete;
+  ~StreamListener();
+  StreamListener(const StreamListener&) = delete;
+  StreamListener& operator=(const StreamListener&) = delete;
 
   int port() const { return port_; }
 
@@ -40,23 +49,26 @@ class RingListener {
   void setAdmission(Admission admission);
 
   /// The connection that arrived for `ringId` since the last take, or null when none did.
-  std::shared_ptr<RingSocket> takeNewer(uint32_t ringId);
+  std::shared_ptr<StreamSocket> takeNewer(uint32_t ringId);
   /// Waits for a connection for `ringId` until `deadline`. Throws TimeoutError naming `waitingFor`.
-  std::shared_ptr<RingSocket> take(uint32_t ringId, SteadyTime deadline, const std::string& waitingFor);
+  std::shared_ptr<StreamSocket> take(uint32_t ringId, SteadyTime deadline, const std::string& waitingFor);
 
   /// Stops accepting and closes every parked and waiting connection. Idempotent.
   void close();
 
  private:
   struct Hello {
-    std::shared_ptr<RingSocket> socket;
+    std::shared_ptr<StreamSocket> socket;
     uint32_t ringId;
     std::string sender;
   };
 
   void acceptLoop();
-  /// Reads and checks the hello of a new connection `fd`; decides at once or leaves it waiting for admission.
-  void greet(int fd, const std::string& peer);
+  /// Greets connection `fd` on a thread of its own, so that a client that never says hello holds up no other;
+  /// closes it at once when kMostGreetings are under way. Joins the greeters that finished.
+  void startGreeting(int fd, const std::string& peer);
+  /// Reads and checks the hello of a new connection; decides at once or leaves it waiting for admission.
+  void greet(const std::shared_ptr<StreamSocket>& socket);
   /// Answers `hello` by `admission` and parks its connection when admitted. Holds admitting_.
   void decide(const Hello& hello, const Admission& admission);
   /// Logs a refused connection.
@@ -64,6 +76,7 @@ class RingListener {
 
   const std::string nodeName_;
   const std::string token_;
+  const MessageHandler onMessages_;
   // Held while an admission decides, so that removing it waits for a decision that runs into it.
   std::mutex admitting_;
   Admission admission_;          // guarded by admitting_; empty: hellos wait in waiting_
@@ -73,7 +86,13 @@ class RingListener {
   int port_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
-  std::map<uint32_t, std::shared_ptr<RingSocket>> parked_;
+  std::map<uint32_t, std::shared_ptr<StreamSocket>> parked_;
+  struct Greeter {
+    std::shared_ptr<StreamSocket> socket;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::list<std::unique_ptr<Greeter>> greeters_;  // the accept thread's, and close()'s once it ended
   std::thread acceptor_;
   std::once_flag closeOnce_;
 };

@@ -1,4 +1,4 @@
-#include "comm/call_status.h"
+#include "comm/grpc/call_status.h"
 
 #include "ravnest/common/error.h"
 

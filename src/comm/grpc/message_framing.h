@@ -6,7 +6,8 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
-#include "comm/slice_reader.h"
+#include "comm/grpc/slice_reader.h"
+#include "comm/message_encoding.h"
 #include "ravnest.pb.h"
 #include "ravnest/comm/message.h"
 #include "ravnest/comm/transport_options.h"
@@ -16,12 +17,6 @@ namespace ravnest::detail {
 
 /// Largest frame a server accepts; a sender's chunkBytes must stay below it.
 constexpr int64_t kMaxFrameBytes = int64_t{64} << 20;
-/// Largest serialized MessageHeader a server accepts.
-constexpr int64_t kMaxHeaderBytes = int64_t{1} << 20;
-
-wire::MessageKind toWireKind(MessageKind kind);
-/// Throws ProtocolError for a kind we do not know.
-MessageKind fromWireKind(wire::MessageKind kind);
 
 /// Encodes `message` and cuts it into the frames of one Transfer call. The first frame is the header's length
 /// (4 bytes, little-endian), the serialized header, then up to `chunkBytes` of payload; later frames carry up to

@@ -1,4 +1,4 @@
-#include "comm/ring_socket.h"
+#include "comm/stream/stream_socket.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <vector>
 
 #include "ravnest/common/error.h"
 
@@ -18,6 +20,7 @@ namespace ravnest::detail {
 namespace {
 
 int millisecondsUntil(SteadyTime deadline) {
+  if (deadline == SteadyTime::max()) return 60'000;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000));
 }
@@ -51,18 +54,18 @@ int connectOne(const addrinfo& address, SteadyTime deadline, int& error) {
 
 }  // namespace
 
-RingSocket::RingSocket(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {
+StreamSocket::StreamSocket(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {
   const int one = 1;
   // Segment headers are small writes followed by large ones; Nagle would hold the header back.
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
 }
 
-RingSocket::~RingSocket() {
+StreamSocket::~StreamSocket() {
   ::close(fd_);
 }
 
-std::unique_ptr<RingSocket> RingSocket::connect(const std::string& host, int port, SteadyTime deadline) {
+std::unique_ptr<StreamSocket> StreamSocket::connect(const std::string& host, int port, SteadyTime deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -77,10 +80,10 @@ std::unique_ptr<RingSocket> RingSocket::connect(const std::string& host, int por
   }
   ::freeaddrinfo(found);
   RAVNEST_CHECK_AS(NetworkError, fd >= 0, "cannot open a ring connection to ", peer, ": ", systemError(error));
-  return std::make_unique<RingSocket>(fd, peer);
+  return std::make_unique<StreamSocket>(fd, peer);
 }
 
-bool RingSocket::waitFor(short events, SteadyTime deadline) const {
+bool StreamSocket::waitFor(short events, SteadyTime deadline) const {
   pollfd waiting{fd_, events, 0};
   for (;;) {
     const int ready = ::poll(&waiting, 1, millisecondsUntil(deadline));
@@ -90,39 +93,53 @@ bool RingSocket::waitFor(short events, SteadyTime deadline) const {
   }
 }
 
-void RingSocket::writeAll(const iovec* parts, int count, SteadyTime deadline, const std::string& what) {
-  iovec pending[8];
-  RAVNEST_CHECK(count <= 8, "ring socket: at most 8 parts per write");
-  std::copy(parts, parts + count, pending);
-  iovec* next = pending;
-  while (count > 0) {
+void StreamSocket::writeAll(const iovec* parts, int count, SteadyTime deadline, const std::string& what) {
+  std::vector<iovec> pending(parts, parts + count);
+  size_t next = 0;
+  while (next < pending.size()) {
     RAVNEST_CHECK_AS(NetworkError, !shutDown_.load(), what, " to ", peer_, ": the connection was closed");
     msghdr message{};
-    message.msg_iov = next;
-    message.msg_iovlen = static_cast<size_t>(count);
+    message.msg_iov = pending.data() + next;
+    message.msg_iovlen = std::min<size_t>(pending.size() - next, IOV_MAX);
     const ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
     if (written < 0) {
       if (errno == EINTR) continue;
       RAVNEST_CHECK_AS(NetworkError, errno == EAGAIN || errno == EWOULDBLOCK, what, " to ", peer_,
-                       " failed: ", systemError(errno), " (the next member stopped or closed the connection)");
+                       " failed: ", systemError(errno), " (the peer stopped or closed the connection)");
       RAVNEST_CHECK_AS(TimeoutError, waitFor(POLLOUT, deadline), what, " to ", peer_,
                        ": the peer stopped reading (deadline passed)");
       continue;
     }
     auto left = static_cast<size_t>(written);
-    while (count > 0 && left >= next->iov_len) {
-      left -= next->iov_len;
+    while (next < pending.size() && left >= pending[next].iov_len) {
+      left -= pending[next].iov_len;
       ++next;
-      --count;
     }
-    if (count > 0) {
-      next->iov_base = static_cast<char*>(next->iov_base) + left;
-      next->iov_len -= left;
+    if (next < pending.size()) {
+      pending[next].iov_base = static_cast<char*>(pending[next].iov_base) + left;
+      pending[next].iov_len -= left;
     }
   }
 }
 
-void RingSocket::readAll(void* data, size_t size, SteadyTime deadline, const std::string& what) {
+bool StreamSocket::readAllOrEnd(void* data, size_t size, SteadyTime deadline, const std::string& what) {
+  if (size == 0) return true;
+  for (;;) {
+    RAVNEST_CHECK_AS(NetworkError, !shutDown_.load(), what, " from ", peer_, ": the connection was closed");
+    const ssize_t got = ::recv(fd_, data, size, 0);
+    if (got == 0) return false;
+    if (got > 0) {
+      readAll(static_cast<char*>(data) + got, size - static_cast<size_t>(got), deadline, what);
+      return true;
+    }
+    if (errno == EINTR) continue;
+    RAVNEST_CHECK_AS(NetworkError, errno == EAGAIN || errno == EWOULDBLOCK, what, " from ", peer_, " failed: ",
+                     systemError(errno));
+    RAVNEST_CHECK_AS(TimeoutError, waitFor(POLLIN, deadline), "waited too long for ", what, " from ", peer_);
+  }
+}
+
+void StreamSocket::readAll(void* data, size_t size, SteadyTime deadline, const std::string& what) {
   auto* bytes = static_cast<char*>(data);
   while (size > 0) {
     RAVNEST_CHECK_AS(NetworkError, !shutDown_.load(), what, " from ", peer_, ": the connection was closed");
@@ -141,13 +158,17 @@ void RingSocket::readAll(void* data, size_t size, SteadyTime deadline, const std
   }
 }
 
-size_t RingSocket::readSome(void* data, size_t size, SteadyTime deadline) noexcept {
+size_t StreamSocket::readSome(void* data, size_t size, SteadyTime deadline) noexcept {
   if (!waitFor(POLLIN, deadline)) return 0;
   const ssize_t got = ::recv(fd_, data, size, 0);
   return got > 0 ? static_cast<size_t>(got) : 0;
 }
 
-void RingSocket::shutdown() noexcept {
+void StreamSocket::closeWriting() noexcept {
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void StreamSocket::shutdown() noexcept {
   shutDown_ = true;
   ::shutdown(fd_, SHUT_RDWR);
 }

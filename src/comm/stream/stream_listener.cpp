@@ -1,4 +1,4 @@
-#include "comm/ring_listener.h"
+#include "comm/stream/stream_listener.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "comm/ring_wire.h"
+#include "comm/stream/stream_wire.h"
 #include "common/constant_time.h"
 #include "ravnest/common/error.h"
 #include "ravnest/common/logging.h"
@@ -23,6 +23,8 @@ namespace {
 constexpr std::chrono::milliseconds kHelloDeadline{2000};
 /// Hellos held while no all-reduce runs on the node; more are refused.
 constexpr size_t kMostWaitingHellos = 256;
+/// Connections whose hello is being read at once; more are closed unread until some finish.
+constexpr size_t kMostGreetings = 32;
 
 /// A listening socket on `host` at `port` (0: a free one, then set to it), or -1 with `error` set.
 int listenOn(const std::string& host, int& port, std::string& error) {
@@ -72,11 +74,12 @@ std::string describePeer(const sockaddr_storage& address) {
 
 }  // namespace
 
-RingListener::RingListener(std::string nodeName, const std::string& host, int port, std::string token)
-    : nodeName_(std::move(nodeName)), token_(std::move(token)), port_(port) {
+StreamListener::StreamListener(std::string nodeName, const std::string& host, int port, std::string token,
+                               MessageHandler onMessages)
+    : nodeName_(std::move(nodeName)), token_(std::move(token)), onMessages_(std::move(onMessages)), port_(port) {
   std::string error;
   listenFd_ = listenOn(host, port_, error);
-  RAVNEST_CHECK_AS(NetworkError, listenFd_ >= 0, nodeName_, " cannot listen for ring connections on ", host, ":",
+  RAVNEST_CHECK_AS(NetworkError, listenFd_ >= 0, nodeName_, " cannot listen for direct connections on ", host, ":",
                    port, ": ", error, port == 0 ? "" : " (is the ring port in use? pick another, or 0 for any)");
   wakeFd_ = ::eventfd(0, EFD_CLOEXEC);
   if (wakeFd_ < 0) {
@@ -86,17 +89,20 @@ RingListener::RingListener(std::string nodeName, const std::string& host, int po
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
-RingListener::~RingListener() {
+StreamListener::~StreamListener() {
   close();
   ::close(listenFd_);
   ::close(wakeFd_);
 }
 
-void RingListener::close() {
+void StreamListener::close() {
   std::call_once(closeOnce_, [this] {
     const uint64_t one = 1;
     if (::write(wakeFd_, &one, sizeof(one)) != sizeof(one)) ::shutdown(listenFd_, SHUT_RDWR);
     acceptor_.join();
+    for (auto& greeter : greeters_) greeter->socket->shutdown();  // ends a wait for a hello at once
+    for (auto& greeter : greeters_) greeter->thread.join();
+    greeters_.clear();
     {
       std::lock_guard<std::mutex> lock(admitting_);
       waiting_.clear();
@@ -107,7 +113,7 @@ void RingListener::close() {
   });
 }
 
-void RingListener::acceptLoop() {
+void StreamListener::acceptLoop() {
   pollfd waiting[2] = {{listenFd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
   for (;;) {
     if (::poll(waiting, 2, -1) < 0 && errno != EINTR) return;
@@ -117,13 +123,34 @@ void RingListener::acceptLoop() {
     socklen_t length = sizeof(address);
     const int fd = ::accept4(listenFd_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
     if (fd < 0) continue;  // the client gave up already, or we are out of descriptors for a moment
-    greet(fd, describePeer(address));
+    startGreeting(fd, describePeer(address));
   }
 }
 
-void RingListener::greet(int fd, const std::string& peer) {
-  auto socket = std::make_shared<RingSocket>(fd, peer);
-  RingHello hello;
+void StreamListener::startGreeting(int fd, const std::string& peer) {
+  for (auto it = greeters_.begin(); it != greeters_.end();) {
+    if (!(*it)->done) {
+      ++it;
+      continue;
+    }
+    (*it)->thread.join();
+    it = greeters_.erase(it);
+  }
+  if (greeters_.size() >= kMostGreetings) {
+    ::close(fd);
+    return refused(peer, "too many connections are saying hello at once");
+  }
+  auto& greeter = *greeters_.emplace_back(std::make_unique<Greeter>());
+  greeter.socket = std::make_shared<StreamSocket>(fd, peer);
+  greeter.thread = std::thread([this, &greeter] {
+    greet(greeter.socket);
+    greeter.done = true;
+  });
+}
+
+void StreamListener::greet(const std::shared_ptr<StreamSocket>& socket) {
+  const std::string& peer = socket->peer();
+  StreamHello hello;
   try {
     hello = readHello(*socket, std::chrono::steady_clock::now() + kHelloDeadline);
   } catch (const std::exception& error) {
@@ -131,7 +158,14 @@ void RingListener::greet(int fd, const std::string& peer) {
     return refused(peer, error.what());
   }
   if (!token_.empty() && !constantTimeEquals(token_, hello.token)) {
-    const std::string refusal = "node " + nodeName_ + " refused the ring connection: missing or wrong job token";
+    const std::string refusal = "node " + nodeName_ + " refused the connection: missing or wrong job token";
+    writeVerdict(*socket, refusal, std::chrono::steady_clock::now() + kHelloDeadline);
+    return refused(peer, refusal);
+  }
+  if (hello.channel == StreamChannel::kMessages) {
+    const std::string refusal = onMessages_ ? onMessages_(socket, std::move(hello.sender))
+                                            : "node " + nodeName_ + " takes no message connections";
+    if (refusal.empty()) return;
     writeVerdict(*socket, refusal, std::chrono::steady_clock::now() + kHelloDeadline);
     return refused(peer, refusal);
   }
@@ -145,7 +179,7 @@ void RingListener::greet(int fd, const std::string& peer) {
   waiting_.push_back({std::move(socket), hello.ringId, std::move(hello.sender)});
 }
 
-void RingListener::decide(const Hello& hello, const Admission& admission) {
+void StreamListener::decide(const Hello& hello, const Admission& admission) {
   const std::string refusal = admission(hello.ringId, hello.sender);
   writeVerdict(*hello.socket, refusal, std::chrono::steady_clock::now() + kHelloDeadline);
   if (!refusal.empty()) return refused(hello.socket->peer(), refusal);
@@ -154,11 +188,11 @@ void RingListener::decide(const Hello& hello, const Admission& admission) {
   arrived_.notify_all();
 }
 
-void RingListener::refused(const std::string& peer, const std::string& refusal) const {
-  logger(nodeName_)->warn("refused a ring connection from {}: {}", peer, refusal);
+void StreamListener::refused(const std::string& peer, const std::string& refusal) const {
+  logger(nodeName_)->warn("refused a direct connection from {}: {}", peer, refusal);
 }
 
-void RingListener::setAdmission(Admission admission) {
+void StreamListener::setAdmission(Admission admission) {
   std::lock_guard<std::mutex> lock(admitting_);
   RAVNEST_CHECK(!admission || !admission_, "node ", nodeName_,
                 "'s server already serves a RingAllReduce; give each one a server of its own");
@@ -168,7 +202,7 @@ void RingListener::setAdmission(Admission admission) {
   waiting_.clear();
 }
 
-std::shared_ptr<RingSocket> RingListener::takeNewer(uint32_t ringId) {
+std::shared_ptr<StreamSocket> StreamListener::takeNewer(uint32_t ringId) {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto found = parked_.find(ringId);
   if (found == parked_.end()) return nullptr;
@@ -177,7 +211,7 @@ std::shared_ptr<RingSocket> RingListener::takeNewer(uint32_t ringId) {
   return socket;
 }
 
-std::shared_ptr<RingSocket> RingListener::take(uint32_t ringId, SteadyTime deadline, const std::string& waitingFor) {
+std::shared_ptr<StreamSocket> StreamListener::take(uint32_t ringId, SteadyTime deadline, const std::string& waitingFor) {
   std::unique_lock<std::mutex> lock(mutex_);
   const bool came = arrived_.wait_until(lock, deadline, [&] { return parked_.count(ringId) > 0; });
   RAVNEST_CHECK_AS(TimeoutError, came, "node ", nodeName_, " waited too long for ", waitingFor,

@@ -1,4 +1,4 @@
-#include "comm/transfer_call.h"
+#include "comm/grpc/transfer_call.h"
 
 namespace ravnest::detail {
 

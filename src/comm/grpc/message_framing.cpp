@@ -1,11 +1,11 @@
-#include "comm/message_framing.h"
+#include "comm/grpc/message_framing.h"
 
 #include <algorithm>
 
 #include <grpcpp/support/slice.h>
 
 #include "ravnest/common/error.h"
-#include "tensor/wire_header.h"
+#include "comm/message_encoding.h"
 
 namespace ravnest::detail {
 namespace {
@@ -23,51 +23,11 @@ grpc::Slice borrowSlice(const at::Tensor& bytes, int64_t offset, int64_t length)
 
 }  // namespace
 
-wire::MessageKind toWireKind(MessageKind kind) {
-  switch (kind) {
-    case MessageKind::kActivation: return wire::ACTIVATION;
-    case MessageKind::kGradient: return wire::GRADIENT;
-    case MessageKind::kRingChunk: return wire::RING_CHUNK;
-    case MessageKind::kControl: return wire::CONTROL;
-  }
-  return wire::KIND_UNSPECIFIED;
-}
-
-MessageKind fromWireKind(wire::MessageKind kind) {
-  switch (kind) {
-    case wire::ACTIVATION: return MessageKind::kActivation;
-    case wire::GRADIENT: return MessageKind::kGradient;
-    case wire::RING_CHUNK: return MessageKind::kRingChunk;
-    case wire::CONTROL: return MessageKind::kControl;
-    default: break;
-  }
-  throw ProtocolError("message kind: unknown value " + std::to_string(static_cast<int>(kind)));
-}
-
 std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind codec, int64_t chunkBytes) {
   RAVNEST_CHECK(chunkBytes > 0 && chunkBytes <= kMaxFrameBytes, "chunkBytes must be in [1, ", kMaxFrameBytes,
                 "], got ", chunkBytes);
-  wire::MessageHeader header;
-  header.set_kind(toWireKind(message.kind));
-  header.set_sender(message.sender);
-  header.set_id(message.id);
-  if (message.kind == MessageKind::kRingChunk) {
-    wire::RingTag* ring = header.mutable_ring();
-    ring->set_ring_id(message.ring.ringId);
-    ring->set_round(message.ring.round);
-    ring->set_phase(message.ring.phase);
-    ring->set_step(message.ring.step);
-    ring->set_segment(message.ring.segment);
-  }
-  std::vector<at::Tensor> payloads;
-  payloads.reserve(message.tensors.size());
-  for (const auto& named : message.tensors) {
-    EncodedTensor encoded = encodeTensor(named.tensor, codec);
-    toWireHeader(encoded.meta, named.name, header.add_tensors());
-    payloads.push_back(std::move(encoded.bytes));
-  }
-
-  const std::string serialized = header.SerializeAsString();
+  EncodedMessage encoded = encodeMessage(message, codec);
+  const std::string& serialized = encoded.header;
   const uint32_t headerLength = static_cast<uint32_t>(serialized.size());
   std::string prefix(sizeof(headerLength), '\0');
   for (size_t i = 0; i < sizeof(headerLength); ++i) prefix[i] = static_cast<char>((headerLength >> (8 * i)) & 0xff);
@@ -84,7 +44,7 @@ std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind cod
     pending.clear();
     pendingBytes = 0;
   };
-  for (const at::Tensor& bytes : payloads) {
+  for (const at::Tensor& bytes : encoded.payloads) {
     for (int64_t offset = 0; offset < bytes.numel();) {
       const int64_t length = std::min(bytes.numel() - offset, chunkBytes - pendingBytes);
       pending.push_back(borrowSlice(bytes, offset, length));

@@ -1,11 +1,11 @@
-#include "comm/transfer_reactor.h"
+#include "comm/grpc/transfer_reactor.h"
 
 #include <chrono>
 #include <vector>
 
 #include <grpcpp/support/slice.h>
 
-#include "comm/message_framing.h"
+#include "comm/grpc/message_framing.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {

@@ -1,6 +1,6 @@
-#include "comm/peer_service.h"
+#include "comm/grpc/peer_service.h"
 
-#include "comm/transfer_reactor.h"
+#include "comm/grpc/transfer_reactor.h"
 
 namespace ravnest::detail {
 

@@ -13,7 +13,7 @@
 
 #include "comm/payload_assembler.h"
 #include "comm/server_state.h"
-#include "comm/slice_reader.h"
+#include "comm/grpc/slice_reader.h"
 
 namespace ravnest::detail {
 

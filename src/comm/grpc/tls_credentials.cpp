@@ -1,4 +1,4 @@
-#include "comm/tls_credentials.h"
+#include "comm/grpc/tls_credentials.h"
 
 #include <fstream>
 #include <sstream>
