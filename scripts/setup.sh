@@ -28,6 +28,7 @@ packages=(
   python3-protobuf  # the hostile-input tests speak the wire protocol from Python
   libsqlite3-dev libssl-dev  # the matchmaker: its state, artifact checksums
   chromium  # the status page is tested in a real browser
+  clang clang-format clang-tidy  # scripts/lint.sh: format, lint, and the clang compile of every test
 )
 "$repo/scripts/install_packages.sh" "${packages[@]}"
 

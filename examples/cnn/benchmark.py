@@ -3,7 +3,7 @@
     python benchmark.py [--repeats 3]   (after cluster_formation.py; RAVNEST_EPOCHS overrides the 5 epochs)
 
 Both train 5 epochs with batch 64, Adam and MSE, validation off. Plain PyTorch runs in a fresh process under
-glibc's default malloc settings and under the ones every ravnest process applies to itself (ravnest.baselines);
+glibc's default malloc settings and under the ones every ravnest process applies to itself (tests/benchmarks/baselines.py);
 the faster counts. A run takes about a second, so the machine's noise weighs on each figure: the two sides
 alternate `--repeats` times, and the ratio of each pair and their median are printed, with the peak RSS of
 every provider in the last run.
@@ -23,7 +23,10 @@ import torch.nn.functional as F
 from data import digits_loaders
 from models import CNN
 from ravnest import set_seed
-from ravnest.baselines import ALLOCATOR_SETTINGS
+
+# The benchmarks' shared helper lives with them, outside the shipped package.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "benchmarks"))
+from baselines import ALLOCATOR_SETTINGS  # noqa: E402
 
 EPOCHS = int(os.environ.get("RAVNEST_EPOCHS", "5"))
 

@@ -11,11 +11,11 @@
 #include "collectives/chunk_router.h"
 #include "collectives/grpc_chunk_receiver.h"
 #include "collectives/ring_layout.h"
-#include "comm/stream/stream_listener.h"
-#include "comm/stream/stream_wire.h"
 #include "collectives/segment_sender.h"
 #include "collectives/socket_chunk_receiver.h"
 #include "collectives/socket_chunk_sender.h"
+#include "comm/stream/stream_listener.h"
+#include "comm/stream/stream_wire.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
@@ -329,7 +329,8 @@ std::unique_ptr<detail::ChunkSender> RingAllReduce::openSender(size_t ringIndex,
             ": let that port through its firewall, or start the nodes with ring_port set to a port that is open "
             "(or to -1: ring chunks then go through the nodes' own ports, more slowly)"));
       }
-      detail::introduce(*socket, {detail::StreamChannel::kRing, spec.ringId, options_.transport.authToken, nodeName_}, deadline);
+      detail::introduce(*socket, {detail::StreamChannel::kRing, spec.ringId, options_.transport.authToken, nodeName_},
+                        deadline);
       connection.outgoing = std::move(socket);
     }
   }

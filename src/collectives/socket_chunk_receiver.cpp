@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "comm/stream/stream_wire.h"
 #include "comm/arrival_sum.h"
+#include "comm/stream/stream_wire.h"
 #include "ravnest/common/error.h"
 #include "tensor/finiteness.h"
 #include "tensor/vector_lanes.h"

@@ -19,7 +19,8 @@ SocketChunkSender::SocketChunkSender(std::shared_ptr<StreamSocket> socket, Codec
       deadline_(deadline),
       traffic_(std::move(traffic)),
       target_(std::move(target)),
-      queue_(1, [this](Segment& segment) { write(segment); }, std::move(onFailure)) {}
+      queue_(
+          1, [this](Segment& segment) { write(segment); }, std::move(onFailure)) {}
 
 void SocketChunkSender::send(const RingTag& tag, const at::Tensor& segment) {
   queue_.push({tag, segment});

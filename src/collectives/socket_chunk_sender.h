@@ -6,8 +6,8 @@
 #include <string>
 
 #include "collectives/chunk_channels.h"
-#include "common/send_queue.h"
 #include "comm/stream/stream_socket.h"
+#include "common/send_queue.h"
 #include "ravnest/comm/traffic_counters.h"
 #include "ravnest/tensor/codec.h"
 

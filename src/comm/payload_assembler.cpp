@@ -1,9 +1,9 @@
 #include "comm/payload_assembler.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <ATen/ATen.h>
 
 #include "comm/message_encoding.h"
 #include "comm/receive_buffer_pool.h"

@@ -1,28 +1,28 @@
 #include "ravnest/comm/peer_client.h"
 
-#include <array>
-#include <chrono>
-#include <mutex>
-#include <cstdint>
-#include <string>
-#include <utility>
-#include <vector>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/slice.h>
 
-#include "comm/grpc/call_status.h"
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "comm/allocator_tuning.h"
+#include "comm/grpc/call_status.h"
 #include "comm/grpc/message_framing.h"
-#include "comm/server_state.h"
 #include "comm/grpc/tls_credentials.h"
 #include "comm/grpc/transfer_call.h"
+#include "comm/server_state.h"
 #include "comm/stream/message_stream_sender.h"
-#include "ravnest/common/logging.h"
 #include "ravnest.grpc.pb.h"
 #include "ravnest/common/error.h"
+#include "ravnest/common/logging.h"
 
 namespace ravnest {
 namespace {
@@ -43,9 +43,7 @@ std::shared_ptr<grpc::Channel> openChannel(const std::string& target, const Tran
 
 /// Pipeline messages take the peer's direct connection when there is one; control messages (few, and sent
 /// by short-lived clients) and ring chunks (which have ring connections) stay on gRPC.
-bool travelsDirect(MessageKind kind) {
-  return kind == MessageKind::kActivation || kind == MessageKind::kGradient;
-}
+bool travelsDirect(MessageKind kind) { return kind == MessageKind::kActivation || kind == MessageKind::kGradient; }
 
 }  // namespace
 
@@ -86,7 +84,6 @@ struct PeerClient::Impl {
   DirectLane& laneOf(MessageKind kind) { return lanes[kind == MessageKind::kActivation ? 0 : 1]; }
 };
 
-
 PeerClient::PeerClient(std::string selfName, std::string target, TransportOptions options) {
   RAVNEST_CHECK(!target.empty(), "a peer address is needed (host:port)");
   RAVNEST_CHECK(options.deadline.count() > 0, "the deadline must be positive");
@@ -126,9 +123,10 @@ bool PeerClient::sendDirect(const Message& message, CodecKind codec) const {
   std::lock_guard<std::mutex> lock(lane.mutex);
   if (!openDirectLocked(lane)) return false;
   const std::string what = "sending " + messageKindName(message.kind);
-  const uint64_t wireBytes = directCall(lane, what, [&](detail::MessageStreamSender& sender, detail::SteadyTime deadline) {
-    return sender.write(encoded, deadline);
-  });
+  const uint64_t wireBytes =
+      directCall(lane, what, [&](detail::MessageStreamSender& sender, detail::SteadyTime deadline) {
+        return sender.write(encoded, deadline);
+      });
   if (impl_->options.traffic && countsAsTraffic(message.kind)) {
     impl_->options.traffic->sentTo.add(impl_->target, wireBytes);
   }
@@ -152,7 +150,8 @@ bool PeerClient::openDirectLocked(DirectLane& lane) const {
   std::lock_guard<std::mutex> lock(impl.routeMutex);
   if (impl.direct == Impl::Direct::kNo) return false;
   const bool firstTry = impl.direct == Impl::Direct::kNotTried;
-  if (firstTry && (detail::clientUsesTls(impl.options) || impl.options.ringPort == TransportOptions::kNoRingConnections)) {
+  if (firstTry &&
+      (detail::clientUsesTls(impl.options) || impl.options.ringPort == TransportOptions::kNoRingConnections)) {
     impl.direct = Impl::Direct::kNo;
     return false;
   }
@@ -163,8 +162,8 @@ bool PeerClient::openDirectLocked(DirectLane& lane) const {
   }
   const auto deadline = std::chrono::steady_clock::now() + impl.options.deadline;
   try {
-    lane.sender = std::make_unique<detail::MessageStreamSender>(
-        impl.self, detail::splitHostPort(impl.target).first, port, impl.options.authToken, deadline);
+    lane.sender = std::make_unique<detail::MessageStreamSender>(impl.self, detail::splitHostPort(impl.target).first,
+                                                                port, impl.options.authToken, deadline);
   } catch (const AuthenticationError&) {
     throw;
   } catch (const NetworkError& error) {
@@ -172,9 +171,10 @@ bool PeerClient::openDirectLocked(DirectLane& lane) const {
       throw NetworkError("node " + impl.self + ": reopening the direct connection to peer " + impl.target +
                          " failed: " + error.what() + ". Check that the peer is running");
     }
-    logger(impl.self)->warn("cannot open a direct connection to {} on port {} ({}): its pipeline messages go over "
-                            "gRPC instead (slower; open that port in the firewall, or set ring_port)",
-                            impl.target, port, error.what());
+    logger(impl.self)->warn(
+        "cannot open a direct connection to {} on port {} ({}): its pipeline messages go over "
+        "gRPC instead (slower; open that port in the firewall, or set ring_port)",
+        impl.target, port, error.what());
     impl.direct = Impl::Direct::kNo;
     return false;
   }

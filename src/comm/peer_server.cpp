@@ -1,19 +1,19 @@
 #include "ravnest/comm/peer_server.h"
 
-#include <chrono>
-#include <mutex>
-
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <chrono>
+#include <mutex>
+
 #include "comm/allocator_tuning.h"
 #include "comm/grpc/message_framing.h"
 #include "comm/grpc/peer_service.h"
+#include "comm/grpc/tls_credentials.h"
+#include "comm/server_state.h"
 #include "comm/stream/message_stream_receiver.h"
 #include "comm/stream/stream_listener.h"
-#include "comm/server_state.h"
-#include "comm/grpc/tls_credentials.h"
 #include "ravnest/common/error.h"
 
 namespace ravnest {
@@ -79,9 +79,7 @@ int PeerServer::ringPort() const {
   return impl_->state.ringPort.load();
 }
 
-detail::StreamListener* PeerServer::streamListener() {
-  return impl_->streamListener.get();
-}
+detail::StreamListener* PeerServer::streamListener() { return impl_->streamListener.get(); }
 
 const std::string& PeerServer::nodeName() const {
   return impl_->state.node;

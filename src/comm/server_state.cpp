@@ -14,25 +14,19 @@ ServerState::ServerState(std::string nodeName, TransportOptions transportOptions
 }
 
 void ServerState::setValidator(MessageKind kind, Validator validator) {
-  auto shared = validator ? std::make_shared<const Validator>(std::move(validator)) : nullptr;
-  std::lock_guard<std::mutex> lock(validatorsMutex);
-  validators[static_cast<size_t>(kind)] = std::move(shared);
+  std::unique_lock<std::shared_mutex> lock(rulesMutex);  // waits for the calls running the old one
+  validators[static_cast<size_t>(kind)] = std::move(validator);
 }
 
 void ServerState::setArrivalPlanner(PeerServer::ArrivalPlanner planner) {
-  auto shared = planner ? std::make_shared<const PeerServer::ArrivalPlanner>(std::move(planner)) : nullptr;
-  std::lock_guard<std::mutex> lock(validatorsMutex);
-  arrivalPlanner = std::move(shared);
+  std::unique_lock<std::shared_mutex> lock(rulesMutex);
+  arrivalPlanner = std::move(planner);
 }
 
 std::optional<ArrivalReduction> ServerState::planArrival(const Message& header, const TensorMeta& tensor) {
-  std::shared_ptr<const PeerServer::ArrivalPlanner> planner;
-  {
-    std::lock_guard<std::mutex> lock(validatorsMutex);
-    planner = arrivalPlanner;
-  }
-  if (!planner) return std::nullopt;
-  return (*planner)(header, tensor);
+  std::shared_lock<std::shared_mutex> lock(rulesMutex);
+  if (!arrivalPlanner) return std::nullopt;
+  return arrivalPlanner(header, tensor);
 }
 
 bool ServerState::admit(const Message& message, const std::string& nonFinite) {
@@ -44,12 +38,9 @@ bool ServerState::admit(const Message& message, const std::string& nonFinite) {
     log->warn("skipped {}", why);
     return false;
   }
-  std::shared_ptr<const Validator> validator;
-  {
-    std::lock_guard<std::mutex> lock(validatorsMutex);
-    validator = validators[static_cast<size_t>(message.kind)];
-  }
-  if (validator) (*validator)(message);
+  std::shared_lock<std::shared_mutex> lock(rulesMutex);
+  const Validator& validator = validators[static_cast<size_t>(message.kind)];
+  if (validator) validator(message);
   return true;
 }
 

@@ -2,8 +2,8 @@
 
 #include <grpcpp/create_channel.h>
 
-#include "comm/server_state.h"  // kTokenMetadataKey
 #include "comm/grpc/tls_credentials.h"
+#include "comm/server_state.h"  // kTokenMetadataKey
 #include "ravnest/common/error.h"
 
 namespace ravnest::detail {

@@ -220,7 +220,7 @@ matchmaking::HeartbeatReply MatchmakerState::heartbeat(const matchmaking::Heartb
     }
   }
   const uint64_t jobId = p["job"].get<uint64_t>();
-  const std::string state = request.state();
+  const std::string& state = request.state();
   if (!request.role().empty()) p["role"] = request.role();
   if (!request.figures().empty()) {
     json figures = json::object();

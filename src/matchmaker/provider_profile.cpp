@@ -61,29 +61,27 @@ ProviderProfile measureProvider(double secondsPerKernel) {
   ProviderProfile profile;
   profile.ramGb = std::min(availableMemoryBytes(), cgroupMemoryLeftBytes()) / kBytesPerGb;
   profile.cpuCores = static_cast<int>(std::thread::hardware_concurrency());
-  constexpr int64_t n = 512;
-  const auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  profile.matmulGflops = bestRate([&] { (void)torch::mm(a, b); }, 2.0 * n * n * n, secondsPerKernel) / 1e9;
+  constexpr int64_t kSide = 512;
+  const auto a = torch::randn({kSide, kSide}), b = torch::randn({kSide, kSide});
+  profile.matmulGflops = bestRate([&] { (void)torch::mm(a, b); }, 2.0 * kSide * kSide * kSide, secondsPerKernel) / 1e9;
   // A ResNet-style 3x3 convolution: 8 images of 64 channels, 32x32.
   const auto input = torch::randn({8, 64, 32, 32}), weight = torch::randn({64, 64, 3, 3});
   const double convFlops = 2.0 * 8 * 64 * 32 * 32 * 64 * 9;
   profile.convGflops =
       bestRate([&] { (void)torch::conv2d(input, weight, {}, 1, 1); }, convFlops, secondsPerKernel) / 1e9;
   if (torch::cuda::is_available()) {
-    constexpr int64_t m = 4096;
+    constexpr int64_t kGpuSide = 4096;
     const auto options = torch::TensorOptions().device(torch::kCUDA);
-    const auto x = torch::randn({m, m}, options), y = torch::randn({m, m}, options);
+    const auto x = torch::randn({kGpuSide, kGpuSide}, options), y = torch::randn({kGpuSide, kGpuSide}, options);
     std::ostringstream name;
     name << "cuda:0 (" << torch::cuda::device_count() << " device" << (torch::cuda::device_count() > 1 ? "s" : "")
          << ")";
     profile.gpu = name.str();
-    profile.gpuGflops = bestRate(
-                            [&] {
-                              (void)torch::mm(x, y);
-                              torch::cuda::synchronize();
-                            },
-                            2.0 * m * m * m, secondsPerKernel) /
-                        1e9;
+    const auto multiply = [&] {
+      (void)torch::mm(x, y);
+      torch::cuda::synchronize();
+    };
+    profile.gpuGflops = bestRate(multiply, 2.0 * kGpuSide * kGpuSide * kGpuSide, secondsPerKernel) / 1e9;
   }
   return profile;
 }

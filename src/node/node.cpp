@@ -275,7 +275,8 @@ struct Node::Impl {
     detail::attachMeta(work, meta);
     if (meta.kind == detail::StreamKind::kTrain) admission.expectGradients(id);
     const auto giveUp = std::chrono::steady_clock::now() + options.backwardTimeout;
-    while (!scheduler.pushForward(std::move(work), kPumpWait)) {
+    // pushForward leaves `work` untouched when it returns false, so it is offered again whole.
+    while (!scheduler.pushForward(std::move(work), kPumpWait)) {  // NOLINT(bugprone-use-after-move)
       throwIfStopped();
       RAVNEST_CHECK_AS(TimeoutError, std::chrono::steady_clock::now() < giveUp, config.name(),
                        ": the pipeline took no work for ", options.backwardTimeout.count() / 1000, " s");

@@ -29,9 +29,7 @@ void PeerLinks::send(int stage, Message message, CodecKind codec) {
   client(stage).send(std::move(message), codec);
 }
 
-void PeerLinks::flush(int stage) {
-  client(stage).flush();
-}
+void PeerLinks::flush(int stage) { client(stage).flush(); }
 
 void PeerLinks::waitUntilReachable(const std::set<int>& stages, std::chrono::milliseconds timeout,
                                    const std::function<bool()>& stopped) {

@@ -6,7 +6,7 @@
                                                                      [--cores 0,1:0,1:0,1]
 
 Single-process training runs with 1 and with 2 torch threads, each under glibc's default malloc settings and
-under the ones every ravnest process applies to itself (ravnest.baselines); the fastest counts, and it is run
+under the ones every ravnest process applies to itself (tests/benchmarks/baselines.py); the fastest counts, and it is run
 `--repeats` times in all, its best kept, as the pipeline's is. Then, for each schedule,
 three provider processes (one torch thread each) train the same model on the same synthetic batches with
 SGD; one warm-up epoch is excluded from the timing. Prints samples/s, the ratio to single-process, and every
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from ravnest.baselines import ALLOCATOR_SETTINGS
+from baselines import ALLOCATOR_SETTINGS
 
 PYTHON = "/usr/bin/python3"
 BATCH = 32

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "comm/grpc/message_framing.h"
-#include "comm/payload_assembler.h"
 #include "comm/grpc/slice_reader.h"
+#include "comm/payload_assembler.h"
 #include "invariant.h"
 #include "ravnest.pb.h"
 #include "ravnest/common/error.h"

@@ -55,7 +55,8 @@ class PeerServer {
   /// Checks a complete message of `kind` before it enters the inbox (after the NaN/Inf check). It throws
   /// ProtocolError to reject the message: the sender then gets INVALID_ARGUMENT with the error's text, or
   /// PERMISSION_DENIED for a PermissionError. Runs on gRPC threads, so it must be thread-safe and quick.
-  /// Replaces any earlier validator of that kind; an empty function removes it.
+  /// Replaces any earlier validator of that kind; an empty function removes it. Returns once no thread runs the
+  /// earlier one any more, so whatever it refers to may then go. Not from a validator.
   using MessageValidator = std::function<void(const Message&)>;
   void setValidator(MessageKind kind, MessageValidator validator);
 
@@ -63,7 +64,8 @@ class PeerServer {
   /// arrives: `header` has no tensors yet, `tensor` describes the one to come. Returns the target (only for an
   /// uncompressed float32 tensor of the target's size), or nothing for the ordinary path. It may throw like a
   /// validator to reject the message before any payload is accepted; the validator still checks the complete
-  /// message. Runs on gRPC threads: thread-safe and quick. An empty function removes it.
+  /// message. Runs on gRPC threads: thread-safe and quick. An empty function removes it; like setValidator, it
+  /// returns once no thread runs the earlier one.
   using ArrivalPlanner = std::function<std::optional<ArrivalReduction>(const Message& header, const TensorMeta& tensor)>;
   void setArrivalPlanner(ArrivalPlanner planner);
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 namespace ravnest::detail {
 

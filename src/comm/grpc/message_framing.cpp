@@ -1,18 +1,16 @@
 #include "comm/grpc/message_framing.h"
 
-#include <algorithm>
-
 #include <grpcpp/support/slice.h>
 
-#include "ravnest/common/error.h"
+#include <algorithm>
+
 #include "comm/message_encoding.h"
+#include "ravnest/common/error.h"
 
 namespace ravnest::detail {
 namespace {
 
-void releaseTensor(void* tensor) {
-  delete static_cast<at::Tensor*>(tensor);
-}
+void releaseTensor(void* tensor) { delete static_cast<at::Tensor*>(tensor); }
 
 /// A slice over `length` bytes of `bytes` from `offset`, holding a reference to the tensor until gRPC is done.
 grpc::Slice borrowSlice(const at::Tensor& bytes, int64_t offset, int64_t length) {
@@ -24,8 +22,8 @@ grpc::Slice borrowSlice(const at::Tensor& bytes, int64_t offset, int64_t length)
 }  // namespace
 
 std::vector<grpc::ByteBuffer> frameMessage(const Message& message, CodecKind codec, int64_t chunkBytes) {
-  RAVNEST_CHECK(chunkBytes > 0 && chunkBytes <= kMaxFrameBytes, "chunkBytes must be in [1, ", kMaxFrameBytes,
-                "], got ", chunkBytes);
+  RAVNEST_CHECK(chunkBytes > 0 && chunkBytes <= kMaxFrameBytes, "chunkBytes must be in [1, ", kMaxFrameBytes, "], got ",
+                chunkBytes);
   EncodedMessage encoded = encodeMessage(message, codec);
   const std::string& serialized = encoded.header;
   const uint32_t headerLength = static_cast<uint32_t>(serialized.size());

@@ -1,10 +1,10 @@
 #pragma once
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <grpcpp/support/byte_buffer.h>
 
 #include "comm/grpc/slice_reader.h"
 #include "comm/message_encoding.h"

@@ -1,10 +1,10 @@
 #pragma once
 
+#include <grpcpp/support/slice.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-
-#include <grpcpp/support/slice.h>
 
 namespace ravnest::detail {
 

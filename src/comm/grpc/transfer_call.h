@@ -1,12 +1,12 @@
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <vector>
-
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/client_callback.h>
 #include <grpcpp/support/status.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 
 namespace ravnest::detail {
 

@@ -1,9 +1,9 @@
 #include "comm/grpc/transfer_reactor.h"
 
+#include <grpcpp/support/slice.h>
+
 #include <chrono>
 #include <vector>
-
-#include <grpcpp/support/slice.h>
 
 #include "comm/grpc/message_framing.h"
 #include "ravnest/common/error.h"
@@ -23,9 +23,7 @@ TransferReactor::TransferReactor(ServerState& state, grpc::CallbackServerContext
   StartRead(&frame_);
 }
 
-std::mutex& TransferReactor::callbackMutex() {
-  return publishedGuard_.load(std::memory_order_acquire)->mutex;
-}
+std::mutex& TransferReactor::callbackMutex() { return publishedGuard_.load(std::memory_order_acquire)->mutex; }
 
 void TransferReactor::OnReadDone(bool ok) {
   std::unique_lock<std::mutex> lock(callbackMutex());

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/server_callback.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -7,13 +11,9 @@
 #include <optional>
 #include <string>
 
-#include <grpcpp/server_context.h>
-#include <grpcpp/support/byte_buffer.h>
-#include <grpcpp/support/server_callback.h>
-
+#include "comm/grpc/slice_reader.h"
 #include "comm/payload_assembler.h"
 #include "comm/server_state.h"
-#include "comm/grpc/slice_reader.h"
 
 namespace ravnest::detail {
 

@@ -19,9 +19,7 @@ constexpr size_t kMostConnections = 64;
 /// the reset that closing a socket with unread bytes sends.
 constexpr std::chrono::milliseconds kDrainAfterRefusal{500};
 
-SteadyTime after(std::chrono::milliseconds wait) {
-  return std::chrono::steady_clock::now() + wait;
-}
+SteadyTime after(std::chrono::milliseconds wait) { return std::chrono::steady_clock::now() + wait; }
 
 /// Waits for a slot in `inbox`; false when the inbox closed first.
 bool reserveSlot(Inbox& inbox) {
@@ -55,9 +53,7 @@ class SlotHold {
 
 MessageStreamReceiver::MessageStreamReceiver(ServerState& state) : state_(state) {}
 
-MessageStreamReceiver::~MessageStreamReceiver() {
-  close();
-}
+MessageStreamReceiver::~MessageStreamReceiver() { close(); }
 
 std::string MessageStreamReceiver::serve(std::shared_ptr<StreamSocket> socket, std::string sender) {
   std::lock_guard<std::mutex> lock(mutex_);

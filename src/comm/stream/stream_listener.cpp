@@ -170,13 +170,13 @@ void StreamListener::greet(const std::shared_ptr<StreamSocket>& socket) {
     return refused(peer, refusal);
   }
   std::lock_guard<std::mutex> lock(admitting_);
-  if (admission_) return decide({std::move(socket), hello.ringId, std::move(hello.sender)}, admission_);
+  if (admission_) return decide({socket, hello.ringId, std::move(hello.sender)}, admission_);
   if (waiting_.size() >= kMostWaitingHellos) {
     const std::string refusal = "node " + nodeName_ + " has no all-reduce running and too many connections waiting";
     writeVerdict(*socket, refusal, std::chrono::steady_clock::now() + kHelloDeadline);
     return refused(peer, refusal);
   }
-  waiting_.push_back({std::move(socket), hello.ringId, std::move(hello.sender)});
+  waiting_.push_back({socket, hello.ringId, std::move(hello.sender)});
 }
 
 void StreamListener::decide(const Hello& hello, const Admission& admission) {
@@ -211,7 +211,8 @@ std::shared_ptr<StreamSocket> StreamListener::takeNewer(uint32_t ringId) {
   return socket;
 }
 
-std::shared_ptr<StreamSocket> StreamListener::take(uint32_t ringId, SteadyTime deadline, const std::string& waitingFor) {
+std::shared_ptr<StreamSocket> StreamListener::take(uint32_t ringId, SteadyTime deadline,
+                                                   const std::string& waitingFor) {
   std::unique_lock<std::mutex> lock(mutex_);
   const bool came = arrived_.wait_until(lock, deadline, [&] { return parked_.count(ringId) > 0; });
   RAVNEST_CHECK_AS(TimeoutError, came, "node ", nodeName_, " waited too long for ", waitingFor,

@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <list>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,9 +19,9 @@ namespace ravnest::detail {
 /// Accepts a node's direct connections: one plain TCP listening socket and one thread that accepts and checks
 /// each connection's hello (job token, channel, ring, sender). A message connection goes at once to the
 /// handler the server gave (MessageStreamReceiver). A ring connection, from the ring's previous member, is
-/// parked, one per ring, until the ring's thread takes it. A sender opens a fresh connection after a failure; the newest one wins.
-/// The node's server owns it from its start, so its port is in every ping reply before any all-reduce exists;
-/// a hello that comes before the node's RingAllReduce waits for it (its sender waits for the verdict).
+/// parked, one per ring, until the ring's thread takes it. A sender opens a fresh connection after a failure; the
+/// newest one wins. The node's server owns it from its start, so its port is in every ping reply before any all-reduce
+/// exists; a hello that comes before the node's RingAllReduce waits for it (its sender waits for the verdict).
 class StreamListener {
  public:
   /// Returns why `sender` may not send chunks of ring `ringId` here, or "" when it may.
@@ -34,8 +34,7 @@ class StreamListener {
   /// Listens on `host` (the address the node's gRPC server listens on) at `port` (0: a free one). Connections
   /// must carry `token` (none when empty); message connections go to `onMessages`. Throws NetworkError when the
   /// port cannot be bound.
-  StreamListener(std::string nodeName, const std::string& host, int port, std::string token,
-                 MessageHandler onMessages);
+  StreamListener(std::string nodeName, const std::string& host, int port, std::string token, MessageHandler onMessages);
   /// Calls close().
   ~StreamListener();
   StreamListener(const StreamListener&) = delete;
@@ -79,8 +78,8 @@ class StreamListener {
   const MessageHandler onMessages_;
   // Held while an admission decides, so that removing it waits for a decision that runs into it.
   std::mutex admitting_;
-  Admission admission_;          // guarded by admitting_; empty: hellos wait in waiting_
-  std::vector<Hello> waiting_;   // guarded by admitting_
+  Admission admission_;         // guarded by admitting_; empty: hellos wait in waiting_
+  std::vector<Hello> waiting_;  // guarded by admitting_
   int listenFd_ = -1;
   int wakeFd_ = -1;  // an eventfd written at destruction, so the accept thread leaves its poll()
   int port_ = 0;

@@ -25,9 +25,7 @@ int millisecondsUntil(SteadyTime deadline) {
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000));
 }
 
-std::string systemError(int error) {
-  return std::strerror(error);
-}
+std::string systemError(int error) { return std::strerror(error); }
 
 /// A non-blocking socket connected to `address` by `deadline`, or -1 with `error` set.
 int connectOne(const addrinfo& address, SteadyTime deadline, int& error) {
@@ -61,9 +59,7 @@ StreamSocket::StreamSocket(int fd, std::string peer) : fd_(fd), peer_(std::move(
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
 }
 
-StreamSocket::~StreamSocket() {
-  ::close(fd_);
-}
+StreamSocket::~StreamSocket() { ::close(fd_); }
 
 std::unique_ptr<StreamSocket> StreamSocket::connect(const std::string& host, int port, SteadyTime deadline) {
   addrinfo hints{};
@@ -133,8 +129,8 @@ bool StreamSocket::readAllOrEnd(void* data, size_t size, SteadyTime deadline, co
       return true;
     }
     if (errno == EINTR) continue;
-    RAVNEST_CHECK_AS(NetworkError, errno == EAGAIN || errno == EWOULDBLOCK, what, " from ", peer_, " failed: ",
-                     systemError(errno));
+    RAVNEST_CHECK_AS(NetworkError, errno == EAGAIN || errno == EWOULDBLOCK, what, " from ", peer_,
+                     " failed: ", systemError(errno));
     RAVNEST_CHECK_AS(TimeoutError, waitFor(POLLIN, deadline), "waited too long for ", what, " from ", peer_);
   }
 }
@@ -152,8 +148,8 @@ void StreamSocket::readAll(void* data, size_t size, SteadyTime deadline, const s
     RAVNEST_CHECK_AS(NetworkError, got != 0, what, " from ", peer_,
                      ": the peer closed the connection (did it stop or fail?)");
     if (errno == EINTR) continue;
-    RAVNEST_CHECK_AS(NetworkError, errno == EAGAIN || errno == EWOULDBLOCK, what, " from ", peer_, " failed: ",
-                     systemError(errno));
+    RAVNEST_CHECK_AS(NetworkError, errno == EAGAIN || errno == EWOULDBLOCK, what, " from ", peer_,
+                     " failed: ", systemError(errno));
     RAVNEST_CHECK_AS(TimeoutError, waitFor(POLLIN, deadline), "waited too long for ", what, " from ", peer_);
   }
 }
@@ -164,9 +160,7 @@ size_t StreamSocket::readSome(void* data, size_t size, SteadyTime deadline) noex
   return got > 0 ? static_cast<size_t>(got) : 0;
 }
 
-void StreamSocket::closeWriting() noexcept {
-  ::shutdown(fd_, SHUT_WR);
-}
+void StreamSocket::closeWriting() noexcept { ::shutdown(fd_, SHUT_WR); }
 
 void StreamSocket::shutdown() noexcept {
   shutDown_ = true;

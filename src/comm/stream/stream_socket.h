@@ -14,8 +14,8 @@ namespace ravnest::detail {
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 /// One plain TCP connection between two nodes that carries ring chunks or pipeline messages one way (see
-/// stream_wire.h for what travels on it). Non-blocking underneath: every read and write waits in poll() for readiness until its
-/// deadline, so nothing spins and nothing blocks forever. One thread may read while another writes;
+/// stream_wire.h for what travels on it). Non-blocking underneath: every read and write waits in poll() for readiness
+/// until its deadline, so nothing spins and nothing blocks forever. One thread may read while another writes;
 /// shutdown() may be called from any thread and wakes both.
 class StreamSocket {
  public:
@@ -28,8 +28,9 @@ class StreamSocket {
   /// Connects to `host`:`port`. Throws NetworkError when no address of `host` accepts before `deadline`.
   static std::unique_ptr<StreamSocket> connect(const std::string& host, int port, SteadyTime deadline);
 
-  /// Writes every byte of `parts` (any number), with as few system calls as the kernel's buffer allows. Throws NetworkError when the peer closed or reset the connection (or
-  /// shutdown() was called), TimeoutError when the peer stopped reading for longer than the deadline.
+  /// Writes every byte of `parts` (any number), with as few system calls as the kernel's buffer allows. Throws
+  /// NetworkError when the peer closed or reset the connection (or shutdown() was called), TimeoutError when the peer
+  /// stopped reading for longer than the deadline.
   void writeAll(const iovec* parts, int count, SteadyTime deadline, const std::string& what);
   /// Reads exactly `size` bytes. Throws NetworkError when the connection ends first, TimeoutError when they do
   /// not come by `deadline`. `what` says what was being read, for the error.

@@ -50,12 +50,13 @@ void introduce(StreamSocket& socket, const StreamHello& hello, SteadyTime deadli
                          {const_cast<char*>(hello.token.data()), hello.token.size()},
                          {const_cast<char*>(hello.sender.data()), hello.sender.size()}};
   const std::string what = hello.channel == StreamChannel::kRing ? "ring " + std::to_string(hello.ringId) + "'s hello"
-                                                                  : std::string("the message connection's hello");
+                                                                 : std::string("the message connection's hello");
   socket.writeAll(parts, 3, deadline, what);
   uint8_t verdict[kVerdictFixedBytes];
   socket.readAll(verdict, sizeof(verdict), deadline, "the answer to " + what);
   if (get<uint32_t>(verdict, 0) == kAcceptedMagic) return;
-  RAVNEST_CHECK_AS(ProtocolError, get<uint32_t>(verdict, 0) == kRefusedMagic || get<uint32_t>(verdict, 0) == kForbiddenMagic,
+  RAVNEST_CHECK_AS(ProtocolError,
+                   get<uint32_t>(verdict, 0) == kRefusedMagic || get<uint32_t>(verdict, 0) == kForbiddenMagic,
                    socket.peer(), " answered the hello with bytes that are not a verdict: is it a ravnest node?");
   const uint32_t length = std::min(get<uint32_t>(verdict, 4), kMaxHelloField);
   std::string reason(length, '\0');
@@ -67,14 +68,14 @@ void introduce(StreamSocket& socket, const StreamHello& hello, SteadyTime deadli
 StreamHello readHello(StreamSocket& socket, SteadyTime deadline) {
   uint8_t fixed[kHelloFixedBytes];
   socket.readAll(fixed, sizeof(fixed), deadline, "a ring hello");
-  RAVNEST_CHECK_AS(ProtocolError, get<uint32_t>(fixed, 0) == kHelloMagic, "direct connection from ",
-                   socket.peer(), ": the first bytes are not a ravnest hello");
+  RAVNEST_CHECK_AS(ProtocolError, get<uint32_t>(fixed, 0) == kHelloMagic, "direct connection from ", socket.peer(),
+                   ": the first bytes are not a ravnest hello");
   RAVNEST_CHECK_AS(ProtocolError, get<uint16_t>(fixed, 4) == kStreamWireVersion, "direct connection from ",
-                   socket.peer(), ": wire version ", get<uint16_t>(fixed, 4), ", this node speaks ",
-                   kStreamWireVersion, " (run the same ravnest version on every node)");
+                   socket.peer(), ": wire version ", get<uint16_t>(fixed, 4), ", this node speaks ", kStreamWireVersion,
+                   " (run the same ravnest version on every node)");
   const auto channel = get<uint16_t>(fixed, 6);
-  RAVNEST_CHECK_AS(ProtocolError, channel <= static_cast<uint16_t>(StreamChannel::kMessages),
-                   "direct connection from ", socket.peer(), ": unknown channel ", channel);
+  RAVNEST_CHECK_AS(ProtocolError, channel <= static_cast<uint16_t>(StreamChannel::kMessages), "direct connection from ",
+                   socket.peer(), ": unknown channel ", channel);
   const auto tokenLength = get<uint32_t>(fixed, 12);
   const auto senderLength = get<uint32_t>(fixed, 16);
   RAVNEST_CHECK_AS(ProtocolError, tokenLength <= kMaxHelloField && senderLength <= kMaxHelloField,
@@ -130,13 +131,15 @@ MessageVerdict readMessageVerdict(StreamSocket& socket, SteadyTime deadline) {
   if (magic == kSyncedMagic) return {true, false, {}};
   RAVNEST_CHECK_AS(ProtocolError, magic == kRefusedMagic || magic == kForbiddenMagic, socket.peer(),
                    " answered a sync frame with bytes that are not a verdict");
-  MessageVerdict verdict{false, magic == kForbiddenMagic, std::string(std::min(get<uint32_t>(fixed, 4), kMaxHelloField), '\0')};
+  MessageVerdict verdict{false, magic == kForbiddenMagic,
+                         std::string(std::min(get<uint32_t>(fixed, 4), kMaxHelloField), '\0')};
   socket.readAll(verdict.reason.data(), verdict.reason.size(), deadline, "the reason of a refusal");
   return verdict;
 }
 
 void throwRefusal(const MessageVerdict& verdict, const std::string& prefix) {
-  throw ProtocolError(prefix + (verdict.permission ? "the peer refused the message: " : "the peer rejected the message: ") +
+  throw ProtocolError(prefix +
+                      (verdict.permission ? "the peer refused the message: " : "the peer rejected the message: ") +
                       verdict.reason);
 }
 
@@ -149,9 +152,10 @@ std::array<uint8_t, kFramePrefixBytes> encodeFramePrefix(FrameKind kind, uint32_
 
 std::pair<FrameKind, uint32_t> decodeFramePrefix(const std::array<uint8_t, kFramePrefixBytes>& bytes) {
   const auto magic = get<uint32_t>(bytes.data(), 0);
-  RAVNEST_CHECK_AS(ProtocolError,
-                   magic == static_cast<uint32_t>(FrameKind::kMessage) || magic == static_cast<uint32_t>(FrameKind::kSync),
-                   "message connection: the bytes are not a ravnest frame (bad magic)");
+  RAVNEST_CHECK_AS(
+      ProtocolError,
+      magic == static_cast<uint32_t>(FrameKind::kMessage) || magic == static_cast<uint32_t>(FrameKind::kSync),
+      "message connection: the bytes are not a ravnest frame (bad magic)");
   return {static_cast<FrameKind>(magic), get<uint32_t>(bytes.data(), 4)};
 }
 
@@ -195,7 +199,8 @@ ChunkFrameHeader decodeChunkHeader(const std::array<uint8_t, kChunkHeaderBytes>&
   wireTensor.set_block_size(get<uint32_t>(in, 28));
   wireTensor.set_byte_count(get<uint64_t>(in, 40));
   ChunkFrameHeader header;
-  header.tag = RingTag{get<uint32_t>(in, 4), get<uint64_t>(in, 8), in[16], get<uint32_t>(in, 20), get<uint32_t>(in, 24)};
+  header.tag =
+      RingTag{get<uint32_t>(in, 4), get<uint64_t>(in, 8), in[16], get<uint32_t>(in, 20), get<uint32_t>(in, 24)};
   header.meta = fromWireHeader(wireTensor);
   validateMeta(header.meta);
   return header;

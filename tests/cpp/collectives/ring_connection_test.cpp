@@ -69,7 +69,8 @@ class PreviousMemberTest : public ::testing::Test {
     ringPort_ = PeerClient("node_1", "127.0.0.1:" + std::to_string(server0_->port()), transport).ringPort();
   }
 
-  std::unique_ptr<detail::StreamSocket> connect(const std::string& token, const std::string& sender, uint32_t ring = 5) {
+  std::unique_ptr<detail::StreamSocket> connect(const std::string& token, const std::string& sender,
+                                                uint32_t ring = 5) {
     auto socket = detail::StreamSocket::connect("127.0.0.1", ringPort_, soon());
     detail::introduce(*socket, {detail::StreamChannel::kRing, ring, token, sender}, soon());
     return socket;

@@ -4,8 +4,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "ravnest/comm/peer_client.h"
 #include "ravnest/comm/peer_server.h"
@@ -118,6 +120,26 @@ TEST_P(AdmissionTest, AValidatorRefusingTheSenderGivesPermissionDenied) {
   PeerClient downstream("node_2", addressOf(server));
   sendConfirmed(downstream, message);
   EXPECT_TRUE(server.inbox(MessageKind::kGradient).pop(std::chrono::seconds(5)).has_value());
+}
+
+// A validator belongs to an object (a RingAllReduce) that may be destroyed right after removing it: removing
+// must wait for a call that is running it, on whichever transport's thread.
+TEST_P(AdmissionTest, RemovingAValidatorWaitsForTheCallRunningIt) {
+  PeerServer server("node_1", "127.0.0.1:0", transport());
+  std::atomic<bool> entered{false};
+  std::atomic<bool> running{false};
+  server.setValidator(MessageKind::kActivation, [&](const Message&) {
+    running = true;
+    entered = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    running = false;
+  });
+  PeerClient client("node_0", addressOf(server));
+  std::thread sending([&] { sendConfirmed(client, messageOf(at::ones({2}))); });
+  while (!entered) std::this_thread::yield();
+  server.setValidator(MessageKind::kActivation, {});
+  EXPECT_FALSE(running) << "the validator still ran after it was removed";
+  sending.join();
 }
 
 }  // namespace

@@ -21,9 +21,7 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-detail::SteadyTime soon() {
-  return Clock::now() + std::chrono::seconds(5);
-}
+detail::SteadyTime soon() { return Clock::now() + std::chrono::seconds(5); }
 
 Message messageOf(uint64_t id, at::Tensor tensor, MessageKind kind = MessageKind::kActivation) {
   Message message;
@@ -64,7 +62,8 @@ class DirectConnectionTest : public ::testing::Test {
   /// A message frame: the prefix, `header` serialized, then `payload`.
   static std::string frameOf(const wire::MessageHeader& header, const std::string& payload = {}) {
     const std::string serialized = header.SerializeAsString();
-    const auto prefix = detail::encodeFramePrefix(detail::FrameKind::kMessage, static_cast<uint32_t>(serialized.size()));
+    const auto prefix =
+        detail::encodeFramePrefix(detail::FrameKind::kMessage, static_cast<uint32_t>(serialized.size()));
     return std::string(prefix.begin(), prefix.end()) + serialized + payload;
   }
 

@@ -19,7 +19,7 @@ Message activationWith(const at::Tensor& values) {
 }
 
 TEST(DeviceCopiesTest, OnTheCpuMessagesPassThroughWithoutACopy) {
-  const DeviceCopies copies(c10::Device(c10::kCPU));
+  const DeviceCopies copies{c10::Device(c10::kCPU)};
   EXPECT_FALSE(copies.active());
   const at::Tensor values = torch::arange(12, torch::kFloat).reshape({3, 4});
   Message message = activationWith(values);

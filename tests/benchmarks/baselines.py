@@ -7,7 +7,8 @@ training 4.5x faster (78 against 352 samples/s, one torch thread). A baseline mu
 benchmarks time plain PyTorch under both settings and keep the faster.
 """
 
-# What tuneAllocatorForStreaming() sets with mallopt(), as the glibc environment variables of the same settings.
+# What tuneAllocatorForStreaming() (src/comm/allocator_tuning.cpp) sets with mallopt(), as the glibc environment
+# variables of the same settings. Kept in step with it by tests/python/test_baselines.py.
 NODE_MALLOC_ENVIRONMENT = {
     "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
     "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
