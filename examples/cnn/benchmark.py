@@ -6,7 +6,8 @@ Both train 5 epochs with batch 64, Adam and MSE, validation off. Plain PyTorch r
 glibc's default malloc settings and under the ones every ravnest process applies to itself (tests/benchmarks/baselines.py);
 the faster counts. A run takes about a second, so the machine's noise weighs on each figure: the two sides
 alternate `--repeats` times, and the ratio of each pair and their median are printed, with the peak RSS of
-every provider in the last run.
+every provider in the last run and how much of it came after the provider had imported torch and ravnest and
+loaded the data (ravnest's own share).
 """
 
 import argparse
@@ -63,7 +64,8 @@ def pipeline_figures():
     if result.returncode != 0:
         sys.exit(f"the providers failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
     throughput = float(re.search(r"throughput: (\d+) samples/s", result.stdout).group(1))
-    rss = dict(re.findall(r"\[(node_\d+)\] peak RSS: (\d+) MiB", result.stdout))
+    rss = {node: (peak, above) for node, peak, above in
+           re.findall(r"\[(node_\d+)\] peak RSS: (\d+) MiB \((-?\d+) MiB above", result.stdout)}
     return throughput, rss
 
 
@@ -82,5 +84,5 @@ if __name__ == "__main__":
         print(f"ratio:                  {ratios[-1]:8.2f}x the faster single process")
     print(f"median ratio:           {statistics.median(ratios):8.2f}x ({len(ratios)} pairs: "
           f"{', '.join(f'{ratio:.2f}' for ratio in ratios)})")
-    for node, mib in sorted(rss.items()):
-        print(f"peak RSS {node}:        {mib:>8} MiB")
+    for node, (peak, above) in sorted(rss.items()):
+        print(f"peak RSS {node}:        {peak:>8} MiB ({above} MiB above the process before its node started)")

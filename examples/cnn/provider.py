@@ -34,6 +34,10 @@ COMPRESSION = {"0": False, "1": True}.get(COMPRESSION, COMPRESSION)
 BATCH_SIZE = 64
 
 
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def loss_fn(outputs, targets):
     return F.mse_loss(outputs, targets[1])
 
@@ -50,6 +54,7 @@ if __name__ == "__main__":
     else:
         meta = load_node_json_configs(name)
         train_loader = shard(train_loader, meta["rank"], meta["ring_size"])
+    before_node = peak_rss_mib()  # torch, ravnest and the data: what the process holds without ravnest's work
     node = Node(name=name, optimizer=torch.optim.Adam, device=torch.device("cpu"), criterion=loss_fn,
                 labels=train_loader, test_labels=val_loader, resume=RESUME, compression=COMPRESSION)
     trainer = Trainer(node=node, train_loader=train_loader, val_loader=val_loader if VALIDATE else None,
@@ -62,4 +67,5 @@ if __name__ == "__main__":
         print(f"throughput: {samples / (time.perf_counter() - started):.0f} samples/s "
               f"({EPOCHS} epochs of {len(train_loader.dataset)} samples, validation "
               f"{'included' if VALIDATE else 'off'})")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB ({peak_rss_mib() - before_node:.0f} MiB above the "
+          f"{before_node:.0f} MiB before the node started)")

@@ -116,7 +116,7 @@ RingAllReduce::RingAllReduce(PeerServer& server, std::string nodeName, int rank,
   }
   if (ringSize > 1 && server.streamListener() != nullptr) {
     server.streamListener()->setAdmission(
-        [this](uint32_t ringId, const std::string& sender) { return ringConnectionRefusal(ringId, sender); });
+        [this](uint32_t ringId, const std::string& sender) { return senderRefusal(ringId, sender); });
     listener_ = server.streamListener();
     for (auto& connection : connections_) connection->bounce.resize(kReadPieceBytes);
   }
@@ -154,10 +154,8 @@ size_t RingAllReduce::checkChunk(const Message& message, size_t tensorCount, siz
   const auto found = ringIndex_.find(tag.ringId);
   RAVNEST_CHECK_AS(ProtocolError, found != ringIndex_.end(), "ring chunk: ring ", tag.ringId,
                    " is not a ring of node ", nodeName_);
-  const std::string& previousNode = rings_[found->second].previousNode;
-  RAVNEST_CHECK_AS(PermissionError, previousNode.empty() || message.sender == previousNode, "ring chunk: node ",
-                   nodeName_, " takes chunks of ring ", tag.ringId, " only from ", previousNode, ", not from '",
-                   message.sender, "'");
+  const std::string refusal = senderRefusal(tag.ringId, message.sender);
+  RAVNEST_CHECK_AS(PermissionError, refusal.empty(), "ring chunk: ", refusal);
   const uint64_t current = round_.load();
   // A member that finished this round may already send the next round's first chunks; nothing can be further ahead.
   RAVNEST_CHECK_AS(ProtocolError, tag.round == current || tag.round == current + 1, "ring chunk: round ", tag.round,
@@ -218,33 +216,14 @@ void RingAllReduce::averageInPlace(const std::unordered_map<std::string, at::Ten
 }
 
 void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& members) {
-  const RingSpec& spec = rings_[ringIndex];
-  const detail::RingLayout& layout = layouts_[ringIndex];
-  const bool integral = !at::isFloatingType(members.front().scalar_type());
-  // Integer state (BatchNorm's num_batches_tracked) is averaged in float64, exact for counts below 2^53.
-  const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
-  // `values` is the flat range. A ring of one contiguous float32 CPU tensor works on that tensor itself, so
-  // nothing is copied in or out; other rings stage a flat copy and write it back at the end. Reduce-scatter
-  // writes `sums`, except at its last step, which averages the owned chunk straight into `values`.
-  const bool inPlace = members.size() == 1 && members.front().is_cpu() && members.front().is_contiguous() &&
-                       members.front().scalar_type() == reduceType;
-  // Both buffers are kept across rounds: fresh ones would page-fault on every 4 KiB at every round.
-  auto persistent = [&](at::Tensor& buffer) -> at::Tensor& {
-    if (!buffer.defined() || buffer.scalar_type() != reduceType) buffer = at::empty({layout.numel}, reduceType);
-    return buffer;
-  };
-  at::Tensor& sums = persistent(sums_[ringIndex]);
-  at::Tensor values = inPlace ? members.front().detach().view({-1}) : persistent(staging_[ringIndex]);
-  if (!inPlace) {
-    int64_t offset = 0;
-    for (const at::Tensor& member : members) {
-      values.slice(0, offset, offset + member.numel()).copy_(member.detach().reshape({-1}));
-      offset += member.numel();
-    }
-  }
+  at::NoGradGuard noGrad;  // the members are parameters: averaging them is no step of training
+  RingRange range = stage(ringIndex, members);
   const uint64_t round = round_.load();
   std::optional<ArrivalWindow> arrivals;
-  if (!listener_ && reduceType == at::kFloat) arrivals.emplace(*arrivals_, ringIndex, round, sums_[ringIndex], values);
+  if (!listener_ && range.values.scalar_type() == at::kFloat) {
+    arrivals.emplace(*arrivals_, ringIndex, round, sums_[ringIndex], range.values);
+  }
+  const RingSpec& spec = rings_[ringIndex];
   const std::string waitingFor = "the previous member of ring " + std::to_string(spec.ringId) +
                                  (spec.previousAddress.empty() ? "" : " (" + spec.previousAddress + ")");
   // The sender connects first: every member waits for its previous member's connection only after opening its
@@ -255,15 +234,55 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
   // Destroyed before the sender: on a failure it ends the ring's connections first, since the sender's writer may
   // be blocked on a next member that stopped reading, and joining it would take the whole send deadline.
   const ConnectionsClosedOnFailure closedOnFailure(connection);
+  streamSegments(ringIndex, round, range, *sender, *receiver);
+  sender->finish();
+  if (arrivals) arrivals->completed();
+  unstage(range, members);
+}
+
+RingAllReduce::RingRange RingAllReduce::stage(size_t ringIndex, const std::vector<at::Tensor>& members) {
+  const int64_t numel = layouts_[ringIndex].numel;
+  const bool integral = !at::isFloatingType(members.front().scalar_type());
+  // Integer state (BatchNorm's num_batches_tracked) is averaged in float64, exact for counts below 2^53.
+  const at::ScalarType reduceType = integral ? at::kDouble : at::kFloat;
+  // Both buffers are kept across rounds: fresh ones would page-fault on every 4 KiB at every round.
+  auto persistent = [&](at::Tensor& buffer) -> at::Tensor& {
+    if (!buffer.defined() || buffer.scalar_type() != reduceType) buffer = at::empty({numel}, reduceType);
+    return buffer;
+  };
+  RingRange range;
+  range.integral = integral;
+  range.sums = persistent(sums_[ringIndex]);
+  range.inPlace = members.size() == 1 && members.front().is_cpu() && members.front().is_contiguous() &&
+                  members.front().scalar_type() == reduceType;
+  if (range.inPlace) {
+    range.values = members.front().detach().view({-1});
+    return range;
+  }
+  range.values = persistent(staging_[ringIndex]);
+  int64_t offset = 0;
+  for (const at::Tensor& member : members) {
+    range.values.slice(0, offset, offset + member.numel()).copy_(member.detach().reshape({-1}));
+    offset += member.numel();
+  }
+  return range;
+}
+
+void RingAllReduce::streamSegments(size_t ringIndex, uint64_t round, const RingRange& range,
+                                   detail::ChunkSender& sender, detail::ChunkReceiver& receiver) {
+  const RingSpec& spec = rings_[ringIndex];
+  const detail::RingLayout& layout = layouts_[ringIndex];
+  const at::Tensor& values = range.values;
+  const at::Tensor& sums = range.sums;
+  auto tagOf = [&](uint32_t phase, int step, int64_t segment) {
+    return RingTag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
+  };
   auto sendSegment = [&](uint32_t phase, int step, const at::Tensor& source, int chunk, int64_t segment) {
     const int64_t begin = layout.segmentBegin(chunk, segment);
-    sender->send(RingTag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)},
-                 source.slice(0, begin, begin + layout.segmentSize(chunk, segment)));
+    sender.send(tagOf(phase, step, segment), source.slice(0, begin, begin + layout.segmentSize(chunk, segment)));
   };
-
   const int previous = (rank_ + ringSize_ - 1) % ringSize_;
   const int lastStep = ringSize_ - 2;
-  at::NoGradGuard noGrad;
   // Segments stream through the steps: a segment is sent on as soon as it was received and reduced, so the
   // link never waits for the rest of its chunk. The chunk received at one step is the one sent at the next,
   // and the last reduce-scatter step receives the chunk this member owns, the first one all-gather sends.
@@ -275,36 +294,36 @@ void RingAllReduce::runRing(size_t ringIndex, const std::vector<at::Tensor>& mem
     for (int step = 0; step <= lastStep; ++step) {
       const int incoming = detail::sentChunk(previous, ringSize_, static_cast<int>(phase), step);
       for (int64_t segment = 0; segment < layout.segmentCount(incoming); ++segment) {
-        const RingTag tag{spec.ringId, round, phase, static_cast<uint32_t>(step), static_cast<uint32_t>(segment)};
+        const RingTag tag = tagOf(phase, step, segment);
         const int64_t begin = layout.segmentBegin(incoming, segment);
         const int64_t end = begin + layout.segmentSize(incoming, segment);
-        if (phase == 1) {
-          at::Tensor target = values.slice(0, begin, end);
-          receiver->copyInto(tag, target);
+        at::Tensor mean = values.slice(0, begin, end);
+        if (phase == 1) {  // all-gather: the averaged segment lands in place and goes on
+          receiver.copyInto(tag, mean);
           if (step < lastStep) sendSegment(1, step + 1, values, incoming, segment);
           continue;
         }
         at::Tensor sum = sums.slice(0, begin, end);
-        at::Tensor mean = values.slice(0, begin, end);
-        if (step < lastStep) {
-          receiver->addInto(tag, sum, mean);
+        if (step < lastStep) {  // reduce-scatter: add and pass the partial sum on
+          receiver.addInto(tag, sum, mean);
           sendSegment(0, step + 1, sums, incoming, segment);
           continue;
         }
-        receiver->averageInto(tag, mean, sum, ringSize_);
+        receiver.averageInto(tag, mean, sum, ringSize_);  // the owned chunk: its mean, the first all-gather sends
         // Keep the value the other members will decode, so every replica holds the same numbers.
         if (options_.codec != CodecKind::kNone) mean.copy_(decodeTensor(encodeTensor(mean, options_.codec)));
         sendSegment(1, 0, values, incoming, segment);
       }
     }
   }
-  sender->finish();
-  if (arrivals) arrivals->completed();
-  if (inPlace) return;
+}
+
+void RingAllReduce::unstage(const RingRange& range, const std::vector<at::Tensor>& members) {
+  if (range.inPlace) return;
   int64_t offset = 0;
   for (const at::Tensor& member : members) {
-    at::Tensor averaged = values.slice(0, offset, offset + member.numel()).view(member.sizes());
-    if (integral) averaged = averaged.round();
+    at::Tensor averaged = range.values.slice(0, offset, offset + member.numel()).view(member.sizes());
+    if (range.integral) averaged = averaged.round();
     member.copy_(averaged);
     offset += member.numel();
   }
@@ -356,7 +375,7 @@ std::unique_ptr<detail::ChunkReceiver> RingAllReduce::openReceiver(size_t ringIn
       spec.previousNode.empty() ? connection.incoming->peer() : spec.previousNode);
 }
 
-std::string RingAllReduce::ringConnectionRefusal(uint32_t ringId, const std::string& sender) const {
+std::string RingAllReduce::senderRefusal(uint32_t ringId, const std::string& sender) const {
   const auto found = ringIndex_.find(ringId);
   if (found == ringIndex_.end()) return detail::concat("ring ", ringId, " is not a ring of node ", nodeName_);
   const std::string& previousNode = rings_[found->second].previousNode;

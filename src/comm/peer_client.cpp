@@ -51,6 +51,7 @@ struct PeerClient::DirectLane {
   // Held for a whole send on the lane, so that messages leave in the order their sends took it.
   std::mutex mutex;
   std::unique_ptr<detail::MessageStreamSender> sender;  // guarded by mutex; null: not open
+  bool unconfirmed = false;  // guarded by mutex: a message went out since the last confirmed flush
 };
 
 struct PeerClient::Impl {
@@ -127,6 +128,7 @@ bool PeerClient::sendDirect(const Message& message, CodecKind codec) const {
       directCall(lane, what, [&](detail::MessageStreamSender& sender, detail::SteadyTime deadline) {
         return sender.write(encoded, deadline);
       });
+  lane.unconfirmed = true;
   if (impl_->options.traffic && countsAsTraffic(message.kind)) {
     impl_->options.traffic->sentTo.add(impl_->target, wireBytes);
   }
@@ -136,11 +138,12 @@ bool PeerClient::sendDirect(const Message& message, CodecKind codec) const {
 void PeerClient::flush() const {
   for (DirectLane& lane : impl_->lanes) {
     std::lock_guard<std::mutex> lock(lane.mutex);
-    if (!lane.sender) continue;
+    if (!lane.sender || !lane.unconfirmed) continue;
     directCall(lane, "confirming delivery", [](detail::MessageStreamSender& sender, detail::SteadyTime deadline) {
       sender.sync(deadline);
       return uint64_t{0};
     });
+    lane.unconfirmed = false;
   }
 }
 

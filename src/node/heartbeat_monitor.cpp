@@ -28,6 +28,7 @@ HeartbeatMonitor::HeartbeatMonitor(const NodeConfig& config, const std::set<int>
   pingOptions_.deadline = pingDeadline(grace);
   for (int stage : stages) {
     const auto& member = config.clusterNodes.at(stage);
+    neighbourNames_.insert(member.name());
     Neighbour neighbour;
     neighbour.name = member.name();
     neighbour.description = member.name() + " (" + member.address + ")";
@@ -54,8 +55,18 @@ void HeartbeatMonitor::stop() {
 }
 
 void HeartbeatMonitor::forget(const std::string& nodeName) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  forgotten_.insert(nodeName);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    forgotten_.insert(nodeName);
+  }
+  farewellReceived_.notify_all();
+}
+
+bool HeartbeatMonitor::waitForFarewells(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return farewellReceived_.wait_for(lock, timeout, [this] {
+    return std::includes(forgotten_.begin(), forgotten_.end(), neighbourNames_.begin(), neighbourNames_.end());
+  });
 }
 
 void HeartbeatMonitor::peersStarted() {

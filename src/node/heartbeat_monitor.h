@@ -42,6 +42,10 @@ class HeartbeatMonitor {
   void stop();
   /// Stops watching the neighbour named `nodeName` (it finished normally and may go away).
   void forget(const std::string& nodeName);
+  /// Waits until every neighbour said farewell, or `timeout` passed (then false). A node that finished waits
+  /// so before its server goes away, because its neighbours may still be confirming their last messages to it
+  /// (PeerClient::flush), and they send their farewell only after that. Not from the control pump.
+  bool waitForFarewells(std::chrono::milliseconds timeout);
   /// Every neighbour is running (the start-up wait reached it): a neighbour whose pings have not been
   /// answered yet counts its silence from now.
   void peersStarted();
@@ -69,7 +73,9 @@ class HeartbeatMonitor {
   TransportOptions pingOptions_;
   std::mutex mutex_;
   std::condition_variable stopRequested_;
+  std::condition_variable farewellReceived_;
   bool stopping_ = false;
+  std::set<std::string> neighbourNames_;  // set in the constructor
   std::set<std::string> forgotten_;  // node names; guarded by mutex_
   std::optional<std::chrono::steady_clock::time_point> peersStarted_;  // guarded by mutex_
   std::vector<Neighbour> neighbours_;  // the heartbeat thread's

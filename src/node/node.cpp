@@ -154,7 +154,15 @@ struct Node::Impl {
       failure = earlyStop;
     }
     // Finished normally: the neighbours stop watching this node's heartbeat before its process goes away.
-    if (!failure) links.tellBestEffort(plan.peers(), detail::farewellMessage(), kAbortDeadline);
+    if (!failure) {
+      links.tellBestEffort(plan.peers(), detail::farewellMessage(), kAbortDeadline);
+      // Ordered by construction: a neighbour says farewell only after its last flush to this node, so this
+      // node's server stays up until then. A neighbour that failed instead is given up after the grace.
+      if (!heartbeat.waitForFarewells(options.peerLossGrace)) {
+        logger(config.name())->warn("not every pipeline neighbour said farewell within {} s; stopping anyway",
+                                    options.peerLossGrace.count() / 1000.0);
+      }
+    }
     if (!failure && loop.finishedTraining()) printSummary();
     const auto stopReason = failure ? failure : std::make_exception_ptr(Error(config.name() + " has shut down"));
     window.fail(stopReason);

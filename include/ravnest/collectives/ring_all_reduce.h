@@ -84,13 +84,31 @@ class RingAllReduce {
   uint64_t rounds() const { return round_.load(); }
 
  private:
+  /// A ring's flat range for one round, and the partial sums of its reduce-scatter.
+  struct RingRange {
+    at::Tensor values;  // the members themselves (inPlace) or a flat copy of them
+    at::Tensor sums;
+    bool inPlace = false;
+    bool integral = false;  // integer members, averaged in float64 and rounded back
+  };
+
+  /// One round of ring `ringIndex`: stage, connect, stream the segments, write back.
   void runRing(size_t ringIndex, const std::vector<at::Tensor>& members);
+  /// The range of `members`: a ring of one contiguous CPU tensor of the reduction's type works on that tensor
+  /// itself, so nothing is copied in or out; other rings stage a flat copy. Buffers persist across rounds.
+  RingRange stage(size_t ringIndex, const std::vector<at::Tensor>& members);
+  /// Reduce-scatter then all-gather, segment by segment: the ring's algorithm (see the file's comment).
+  void streamSegments(size_t ringIndex, uint64_t round, const RingRange& range, detail::ChunkSender& sender,
+                      detail::ChunkReceiver& receiver);
+  /// Writes a staged range back into `members` (rounding integer ones).
+  void unstage(const RingRange& range, const std::vector<at::Tensor>& members);
   /// The round's sender to the next member: over the ring connection it advertises (opened now if needed), or
   /// as gRPC messages. `onFailure` runs when a write on a ring connection fails.
   std::unique_ptr<detail::ChunkSender> openSender(size_t ringIndex, std::function<void()> onFailure);
   std::unique_ptr<detail::ChunkReceiver> openReceiver(size_t ringIndex, const std::string& waitingFor);
-  /// Why `sender` may not open a ring connection for `ringId` here; "" when it may.
-  std::string ringConnectionRefusal(uint32_t ringId, const std::string& sender) const;
+  /// The one rule for who may send a ring's chunks here (on a ring connection or as messages): why `sender`
+  /// may not send chunks of ring `ringId`, or "" when it may.
+  std::string senderRefusal(uint32_t ringId, const std::string& sender) const;
   /// Closes both ring connections of a ring that failed; the next round opens fresh ones.
   void dropConnections(size_t ringIndex);
   void validateChunk(const Message& message) const;

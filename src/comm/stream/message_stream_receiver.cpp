@@ -117,8 +117,16 @@ void MessageStreamReceiver::runOnConnectionThread(Connection& connection) {
 void MessageStreamReceiver::readFrames(StreamSocket& socket, const std::string& sender) {
   for (;;) {
     std::array<uint8_t, kFramePrefixBytes> prefix;
-    // Between messages a connection may stay quiet for as long as the pipeline has nothing to send.
-    if (!socket.readAllOrEnd(prefix.data(), prefix.size(), SteadyTime::max(), "a frame")) return;
+    // Between messages a connection may stay quiet for as long as the pipeline has nothing to send. Ending
+    // here, by the sender closing or resetting it or by shutdown, loses nothing.
+    try {
+      if (!socket.readAllOrEnd(prefix.data(), prefix.size(), SteadyTime::max(), "a frame")) return;
+    } catch (const TimeoutError&) {
+      throw;
+    } catch (const NetworkError& error) {
+      state_.log->debug("the message connection from {} ({}) ended: {}", sender, socket.peer(), error.what());
+      return;
+    }
     const auto [kind, length] = decodeFramePrefix(prefix);
     if (kind == FrameKind::kSync) {
       writeSyncAnswer(socket, after(state_.options.deadline));

@@ -100,7 +100,12 @@ void StreamListener::close() {
     const uint64_t one = 1;
     if (::write(wakeFd_, &one, sizeof(one)) != sizeof(one)) ::shutdown(listenFd_, SHUT_RDWR);
     acceptor_.join();
-    for (auto& greeter : greeters_) greeter->socket->shutdown();  // ends a wait for a hello at once
+    {
+      std::lock_guard<std::mutex> lock(greetersMutex_);
+      for (auto& greeter : greeters_) {
+        if (greeter->socket) greeter->socket->shutdown();  // ends a wait for a hello at once
+      }
+    }
     for (auto& greeter : greeters_) greeter->thread.join();
     greeters_.clear();
     {
@@ -144,6 +149,9 @@ void StreamListener::startGreeting(int fd, const std::string& peer) {
   greeter.socket = std::make_shared<StreamSocket>(fd, peer);
   greeter.thread = std::thread([this, &greeter] {
     greet(greeter.socket);
+    // The connection is someone else's now, or refused: close() must not shut it down.
+    std::lock_guard<std::mutex> lock(greetersMutex_);
+    greeter.socket.reset();
     greeter.done = true;
   });
 }

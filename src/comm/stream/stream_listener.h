@@ -87,10 +87,11 @@ class StreamListener {
   std::condition_variable arrived_;
   std::map<uint32_t, std::shared_ptr<StreamSocket>> parked_;
   struct Greeter {
-    std::shared_ptr<StreamSocket> socket;
+    std::shared_ptr<StreamSocket> socket;  // guarded by greetersMutex_; null once the hello was answered
     std::thread thread;
     std::atomic<bool> done{false};
   };
+  std::mutex greetersMutex_;
   std::list<std::unique_ptr<Greeter>> greeters_;  // the accept thread's, and close()'s once it ended
   std::thread acceptor_;
   std::once_flag closeOnce_;

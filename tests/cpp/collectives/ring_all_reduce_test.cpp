@@ -67,7 +67,10 @@ TEST_P(SingleRingTest, EveryReplicaHoldsTheExactMean) {
   for (int rank = 0; rank < ringSize; ++rank) {
     members[rank].server = std::make_unique<PeerServer>("node_" + std::to_string(rank), "127.0.0.1:0",
                                                         serverOptions(std::get<1>(GetParam())));
-    for (size_t t = 0; t < shapes.size(); ++t) members[rank].state["t" + std::to_string(t)] = at::randn(shapes[t]);
+    // Some are parameters (leaves that require grad), as a node's are: averaging writes them in place.
+    for (size_t t = 0; t < shapes.size(); ++t) {
+      members[rank].state["t" + std::to_string(t)] = at::randn(shapes[t]).requires_grad_(t % 2 == 0);
+    }
     members[rank].state["count"] = at::full({}, 10 * (rank + 1), at::kLong);
   }
   RingSpec spec;
