@@ -33,6 +33,10 @@ uint64_t MessageStreamSender::write(const EncodedMessage& message, SteadyTime de
     if (payload.numel() > 0) parts.push_back({payload.data_ptr(), static_cast<size_t>(payload.numel())});
   }
   try {
+    // The receiver writes nothing unasked but a refusal before it closes; a peer that died has closed too. Both
+    // are seen here, before the message goes into a buffer nobody reads.
+    RAVNEST_CHECK_AS(NetworkError, !socket_->peerSpokeOrClosed(), "a message to ", socket_->peer(),
+                     ": the peer closed the connection (did it stop or fail?)");
     socket_->writeAll(parts.data(), static_cast<int>(parts.size()), deadline, "a message");
   } catch (const TimeoutError&) {
     throw;  // the receiver is alive but not reading: it has no refusal to give

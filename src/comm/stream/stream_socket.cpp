@@ -160,6 +160,11 @@ size_t StreamSocket::readSome(void* data, size_t size, SteadyTime deadline) noex
   return got > 0 ? static_cast<size_t>(got) : 0;
 }
 
+bool StreamSocket::peerSpokeOrClosed() const noexcept {
+  pollfd waiting{fd_, POLLIN | POLLRDHUP, 0};
+  return ::poll(&waiting, 1, 0) > 0;
+}
+
 void StreamSocket::closeWriting() noexcept { ::shutdown(fd_, SHUT_WR); }
 
 void StreamSocket::shutdown() noexcept {

@@ -42,6 +42,9 @@ class StreamSocket {
   /// Never throws: used to fetch the reason a peer gave before it closed.
   size_t readSome(void* data, size_t size, SteadyTime deadline) noexcept;
 
+  /// Whether the peer wrote something or closed its side, without waiting: on a one-way connection, the sign
+  /// that the receiver refused or went away.
+  bool peerSpokeOrClosed() const noexcept;
   /// Ends this side's writing (the peer reads the end after what was written); reading goes on.
   void closeWriting() noexcept;
   /// Ends both directions; a thread waiting in readAll or writeAll returns with a NetworkError.
