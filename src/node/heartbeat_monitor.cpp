@@ -28,7 +28,6 @@ HeartbeatMonitor::HeartbeatMonitor(const NodeConfig& config, const std::set<int>
   pingOptions_.deadline = pingDeadline(grace);
   for (int stage : stages) {
     const auto& member = config.clusterNodes.at(stage);
-    neighbourNames_.insert(member.name());
     Neighbour neighbour;
     neighbour.name = member.name();
     neighbour.description = member.name() + " (" + member.address + ")";
@@ -62,11 +61,10 @@ void HeartbeatMonitor::forget(const std::string& nodeName) {
   farewellReceived_.notify_all();
 }
 
-bool HeartbeatMonitor::waitForFarewells(std::chrono::milliseconds timeout) {
+bool HeartbeatMonitor::waitForFarewells(const std::set<std::string>& from, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  return farewellReceived_.wait_for(lock, timeout, [this] {
-    return std::includes(forgotten_.begin(), forgotten_.end(), neighbourNames_.begin(), neighbourNames_.end());
-  });
+  return farewellReceived_.wait_for(
+      lock, timeout, [&] { return std::includes(forgotten_.begin(), forgotten_.end(), from.begin(), from.end()); });
 }
 
 void HeartbeatMonitor::peersStarted() {

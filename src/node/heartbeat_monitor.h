@@ -25,7 +25,8 @@ namespace ravnest::detail {
 /// is gone) or a TimeoutError (no answer in time: it hangs) naming it and its address. A neighbour that never
 /// answered is taken for one still starting, until the compute thread's start-up wait found it running
 /// (peersStarted()): from then on it is judged as if it had answered at that moment. A neighbour that said
-/// farewell (it finished normally) is no longer watched. Thread-safe.
+/// farewell (it finished normally) is no longer watched; farewells from any node of the cluster are kept, for
+/// waitForFarewells. Thread-safe.
 class HeartbeatMonitor {
  public:
   using OnLost = std::function<void(std::exception_ptr)>;
@@ -42,10 +43,10 @@ class HeartbeatMonitor {
   void stop();
   /// Stops watching the neighbour named `nodeName` (it finished normally and may go away).
   void forget(const std::string& nodeName);
-  /// Waits until every neighbour said farewell, or `timeout` passed (then false). A node that finished waits
-  /// so before its server goes away, because its neighbours may still be confirming their last messages to it
-  /// (PeerClient::flush), and they send their farewell only after that. Not from the control pump.
-  bool waitForFarewells(std::chrono::milliseconds timeout);
+  /// Waits until every node named in `from` said farewell, or `timeout` passed (then false). A node that
+  /// finished waits so before its server goes away, because the others may still be confirming their last
+  /// messages to it (PeerClient::flush), and they send their farewell only after that. Not from the control pump.
+  bool waitForFarewells(const std::set<std::string>& from, std::chrono::milliseconds timeout);
   /// Every neighbour is running (the start-up wait reached it): a neighbour whose pings have not been
   /// answered yet counts its silence from now.
   void peersStarted();
@@ -75,7 +76,6 @@ class HeartbeatMonitor {
   std::condition_variable stopRequested_;
   std::condition_variable farewellReceived_;
   bool stopping_ = false;
-  std::set<std::string> neighbourNames_;  // set in the constructor
   std::set<std::string> forgotten_;  // node names; guarded by mutex_
   std::optional<std::chrono::steady_clock::time_point> peersStarted_;  // guarded by mutex_
   std::vector<Neighbour> neighbours_;  // the heartbeat thread's

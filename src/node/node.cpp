@@ -155,11 +155,16 @@ struct Node::Impl {
     }
     // Finished normally: the neighbours stop watching this node's heartbeat before its process goes away.
     if (!failure) {
-      links.tellBestEffort(plan.peers(), detail::farewellMessage(), kAbortDeadline);
-      // Ordered by construction: a neighbour says farewell only after its last flush to this node, so this
-      // node's server stays up until then. A neighbour that failed instead is given up after the grace.
-      if (!heartbeat.waitForFarewells(options.peerLossGrace)) {
-        logger(config.name())->warn("not every pipeline neighbour said farewell within {} s; stopping anyway",
+      // To every node of the cluster, not only the neighbours: the last stage also sends to the root (prediction
+      // answers). Ordered by construction: a node says farewell only after its last flush, so this node's
+      // server stays up until every node that may still confirm messages to it is done. One that failed instead
+      // is given up after the grace.
+      const std::set<int> others = links.otherStages();
+      links.tellBestEffort(others, detail::farewellMessage(), kAbortDeadline);
+      std::set<std::string> names;
+      for (int stage : others) names.insert(config.clusterNodes[stage].name());
+      if (!heartbeat.waitForFarewells(names, options.peerLossGrace)) {
+        logger(config.name())->warn("not every node of the cluster said farewell within {} s; stopping anyway",
                                     options.peerLossGrace.count() / 1000.0);
       }
     }
