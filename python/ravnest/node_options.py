@@ -143,9 +143,10 @@ OPTIONS = (
     Option("tls_ca", "PEM CA file that peers' certificates are checked against", _text, runtime=True),
     Option("non_finite", "a message with NaN or Inf: `'reject'` refuses it, `'skip'` drops and counts it",
            _one_of("reject", "skip"), runtime=True),
-    Option("ring_port", "where the node takes other clusters' all-reduce ring connections: a fixed port to let "
-           "through a firewall, or `-1` for none (their chunks then come through the node's own port, more "
-           "slowly; TLS always does that)", _integer(-1, 65535), runtime=True,
+    Option("ring_port", "where the node takes direct connections (its neighbours' activations and gradients, "
+           "other clusters' all-reduce chunks): a fixed port to let through a firewall, or `-1` for none "
+           "(everything then comes through the node's own port, more slowly; TLS always does that)",
+           _integer(-1, 65535), runtime=True,
            shown_default="`0` (any free port)"),
     Option("metrics_dir", "where `<name>.jsonl` goes; `'off'` writes none", _anything,
            shown_default="`None` (`$RAVNEST_METRICS_DIR`, else `<node_data>/metrics`)"),

@@ -164,8 +164,9 @@ struct Node::Impl {
       std::set<std::string> names;
       for (int stage : others) names.insert(config.clusterNodes[stage].name());
       if (!heartbeat.waitForFarewells(names, options.peerLossGrace)) {
-        logger(config.name())->warn("not every node of the cluster said farewell within {} s; stopping anyway",
-                                    options.peerLossGrace.count() / 1000.0);
+        const double seconds = options.peerLossGrace.count() / 1000.0;
+        logger(config.name())
+            ->warn("not every node of the cluster said farewell within {} s; stopping anyway", seconds);
       }
     }
     if (!failure && loop.finishedTraining()) printSummary();

@@ -10,6 +10,7 @@
 
 #include "comm/stream/stream_socket.h"
 #include "comm/stream/stream_wire.h"
+#include "comm/wire_headers.h"
 #include "ravnest.pb.h"
 #include "ravnest/comm/peer_client.h"
 #include "ravnest/comm/peer_server.h"
@@ -68,16 +69,7 @@ class DirectConnectionTest : public ::testing::Test {
   }
 
   static wire::MessageHeader floatHeader(int64_t elements, const std::string& sender = "node_0") {
-    wire::MessageHeader header;
-    header.set_kind(wire::ACTIVATION);
-    header.set_sender(sender);
-    auto* tensor = header.add_tensors();
-    tensor->set_name("x");
-    tensor->set_dtype(wire::FLOAT32);
-    tensor->set_codec(wire::CODEC_NONE);
-    tensor->add_shape(elements);
-    tensor->set_byte_count(static_cast<uint64_t>(elements) * 4);
-    return header;
+    return testing::floatHeader(elements, sender);
   }
 
   /// Writes `bytes` on a fresh connection of node_0 and expects a refusal that mentions `mentions`.

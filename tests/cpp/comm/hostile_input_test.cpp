@@ -6,12 +6,15 @@
 
 #include <chrono>
 
+#include "comm/wire_headers.h"
 #include "ravnest.pb.h"
 #include "ravnest/comm/peer_client.h"
 #include "ravnest/comm/peer_server.h"
 
 namespace ravnest {
 namespace {
+
+using testing::floatHeader;
 
 class HostileInputTest : public ::testing::Test {
  protected:
@@ -28,18 +31,6 @@ class HostileInputTest : public ::testing::Test {
     std::string frame;
     for (int i = 0; i < 4; ++i) frame.push_back(static_cast<char>((serialized.size() >> (8 * i)) & 0xff));
     return frame + serialized + payload;
-  }
-
-  static wire::MessageHeader floatHeader(int64_t elements) {
-    wire::MessageHeader header;
-    header.set_kind(wire::ACTIVATION);
-    auto* tensor = header.add_tensors();
-    tensor->set_name("x");
-    tensor->set_dtype(wire::FLOAT32);
-    tensor->set_codec(wire::CODEC_NONE);
-    tensor->add_shape(elements);
-    tensor->set_byte_count(static_cast<uint64_t>(elements) * 4);
-    return header;
   }
 
   void expectRejected(const std::vector<std::string>& frames, const std::string& mentions) {
